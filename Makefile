@@ -1,0 +1,85 @@
+# twelve: every target bootstraps itself (uv -> .venv from uv.lock -> prepared projects).
+# Quick start on a fresh machine: `make demo`, then `make test`.
+
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+.SUFFIXES:
+
+PYTHON ?= python3
+UV := $(PYTHON) -m uv
+VENV := .venv
+BIN := $(CURDIR)/$(VENV)/bin
+UI_PORT ?= 3000
+MLFLOW_PORT ?= 5000
+PYTEST_ARGS ?=
+
+# The venv's tools first (bentoml build needs a `uv` binary on PATH).
+export PATH := $(BIN):$(PATH)
+export TWELVE_HOME ?= $(CURDIR)/.twelve
+export TWELVE_DATA_DIR ?= $(CURDIR)/data
+export DAGSTER_HOME ?= $(TWELVE_HOME)/dagster_home
+export BENTOML_HOME ?= $(TWELVE_HOME)/bentoml
+# Nothing calls home (STACK-NOTES: what each tool sends and the switch that stops it).
+export DAGSTER_DISABLE_TELEMETRY := 1
+export DBT_SEND_ANONYMOUS_USAGE_STATS := False
+export MLFLOW_DISABLE_TELEMETRY := true
+export DO_NOT_TRACK := true
+export BENTOML_DO_NOT_TRACK := True
+export WHYLOGS_NO_ANALYTICS := True
+export DVC_NO_ANALYTICS := 1
+
+DBT_DIR := projects/flight_delays/dbt
+MANIFEST := $(DBT_DIR)/target/manifest.json
+LOCK_INPUTS := uv.lock pyproject.toml platform/pyproject.toml $(wildcard projects/*/pyproject.toml)
+
+.PHONY: help install demo test test-fast ui mlflow-ui lint format bench clean
+
+help: ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
+
+$(VENV)/.installed: $(LOCK_INPUTS)
+	@$(PYTHON) -m uv --version >/dev/null 2>&1 || $(PYTHON) -m pip install --quiet uv
+	$(UV) sync --locked --compile-bytecode
+	@touch $@
+
+# dagster-dbt needs the manifest before the code location loads (never parsed at import time).
+$(MANIFEST): $(VENV)/.installed $(shell find $(DBT_DIR) -name '*.sql' -o -name '*.yml' 2>/dev/null | grep -v /target/)
+	@mkdir -p $(TWELVE_HOME) $(TWELVE_DATA_DIR)
+	cd $(DBT_DIR) && $(BIN)/dbt parse --quiet --profiles-dir . --target-path target
+	@touch $@
+
+$(DAGSTER_HOME)/dagster.yaml: infra/dagster.yaml
+	@mkdir -p $(DAGSTER_HOME)
+	cp $< $@
+
+install: $(VENV)/.installed $(MANIFEST) $(DAGSTER_HOME)/dagster.yaml ## create .venv from uv.lock and prepare the projects
+
+demo: install ## run the flight-delay golden path on real data (stale assets only)
+	$(BIN)/twelve run flight_delays
+
+test: install ## set up and pass every test
+	$(BIN)/pytest $(PYTEST_ARGS)
+
+test-fast: install ## the tests not marked slow
+	$(BIN)/pytest -m "not slow" $(PYTEST_ARGS)
+
+ui: install ## the Dagster UI on 127.0.0.1:$(UI_PORT), one code location per project
+	$(BIN)/dagster dev -w infra/workspace.yaml -h 127.0.0.1 -p $(UI_PORT)
+
+mlflow-ui: install ## the MLflow UI on 127.0.0.1:$(MLFLOW_PORT) over the embedded store
+	$(BIN)/mlflow ui --backend-store-uri sqlite:///$(TWELVE_HOME)/mlflow/mlflow.db \
+		--default-artifact-root $(TWELVE_HOME)/mlflow/artifacts -h 127.0.0.1 -p $(MLFLOW_PORT)
+
+lint: install ## ruff: lint and formatting
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+format: install ## apply ruff's fixes and formatting
+	$(BIN)/ruff check --fix .
+	$(BIN)/ruff format .
+
+bench: install ## benchmarks with their conditions and ratios (not tests)
+	$(BIN)/python bench/pipeline.py
+
+clean: ## remove run state and derived data (keeps .venv and DVC-tracked pointers)
+	rm -rf $(TWELVE_HOME) data/features data/training $(DBT_DIR)/target

@@ -1,0 +1,3 @@
+"""Root pytest configuration: the shared fixtures come from the ``twelve.testing`` plugin."""
+
+pytest_plugins = ["twelve.testing"]

@@ -1,0 +1,144 @@
+"""The ``twelve`` command line: run a project's golden path, and (later) reproduce, compare, audit.
+
+Exit codes scripts can rely on: 0 success, 1 a pipeline step failed, 2 bad usage or setup.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import logging
+import sys
+import time
+
+log = logging.getLogger("twelve")
+
+EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
+
+
+def _setup_logging(verbose: bool) -> None:
+    logging.basicConfig(
+        level=logging.DEBUG if verbose else logging.INFO,
+        format="%(asctime)s %(levelname)-7s %(message)s",
+        datefmt="%H:%M:%S",
+        stream=sys.stderr,
+    )
+    # Libraries are chatty at INFO; our progress lines are what a user wants to see.
+    for noisy in ("dvc", "alembic", "mlflow", "feast", "bentoml", "urllib3", "filelock"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+
+
+def _load_definitions(project: str):
+    module_name = f"{project}.definitions"
+    try:
+        module = importlib.import_module(module_name)
+    except ModuleNotFoundError as error:
+        raise SystemExit(
+            f"twelve: project '{project}' not found ({error}); is it a workspace member under "
+            "projects/ and installed (`make install`)?"
+        ) from error
+    return module.defs
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    """Materialize a project's golden path (stale or missing assets only, unless --force)."""
+    from twelve import environment
+
+    roots = environment.prepare()
+    import dagster as dg
+
+    from twelve.runner import run_golden_path
+
+    defs = _load_definitions(args.project)
+    partitioned = defs.resolve_job_def(args.partitioned_job)
+    partitions_def = partitioned.partitions_def
+    partitions = partitions_def.get_partition_keys() if partitions_def else []
+    if args.months:
+        wanted = set(args.months.split(","))
+        partitions = [key for key in partitions if key[:7] in wanted]
+        if not partitions:
+            log.error("no partition matches --months %s", args.months)
+            return EXIT_USAGE
+    log.info(
+        "project %s: data in %s, state in %s",
+        args.project,
+        roots["TWELVE_DATA_DIR"],
+        roots["TWELVE_HOME"],
+    )
+    instance = dg.DagsterInstance.get()
+    try:
+        summary = run_golden_path(
+            defs,
+            instance,
+            partitioned_job=args.partitioned_job,
+            partitions=partitions,
+            main_job=args.main_job,
+            force=args.force,
+            progress=log.info,
+        )
+    except Exception as error:  # a failed step: say which, keep the exit code for scripts
+        log.error("golden path failed: %s", error)
+        log.error("the failed run is in the Dagster UI (`make ui`) with its logs")
+        return EXIT_FAILED
+    _print_summary(args.project, summary, instance, defs)
+    return EXIT_OK
+
+
+def _print_summary(project: str, summary, instance, defs) -> None:
+    lines = [
+        "",
+        f"twelve run {project}: {len(summary.steps)} run(s) in {summary.seconds:.1f} s; "
+        f"{len(summary.skipped)} asset(s) fresh and skipped",
+    ]
+    for step in summary.steps:
+        lines.append(f"  {step.seconds:7.1f} s  {step.label}")
+    lines += _pointers(instance, defs)
+    sys.stderr.write("\n".join(lines) + "\n")
+
+
+def _pointers(instance, defs) -> list[str]:
+    """Where to look next: the UIs, and the reports and commands the assets recorded."""
+    lines = [
+        "",
+        "Where to look next:",
+        "  Dagster UI (lineage, data versions, checks):  make ui   -> http://127.0.0.1:3000",
+        "  MLflow UI (runs, metrics, plots, registry):   make mlflow-ui",
+    ]
+    for key in sorted(defs.resolve_asset_graph().get_all_asset_keys()):
+        event = instance.get_latest_materialization_event(key)
+        if event is None or event.asset_materialization is None:
+            continue
+        metadata = event.asset_materialization.metadata
+        for name in ("report", "serve_command"):
+            if name in metadata:
+                lines.append(f"  {key.to_user_string()} {name}: {metadata[name].value}")
+    return lines
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="twelve", description=__doc__)
+    parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    run = sub.add_parser("run", help="materialize a project's golden path (stale assets only)")
+    run.add_argument("project", nargs="?", default="flight_delays", help="project package name")
+    run.add_argument("--force", action="store_true", help="materialize everything, even fresh")
+    run.add_argument("--months", help="comma-separated YYYY-MM months to ingest (default: all)")
+    run.add_argument("--partitioned-job", default="monthly_arrival")
+    run.add_argument("--main-job", default="golden_path")
+    run.set_defaults(func=cmd_run)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of the ``twelve`` command."""
+    args = build_parser().parse_args(argv)
+    _setup_logging(args.verbose)
+    started = time.perf_counter()
+    code = args.func(args)
+    log.debug("finished in %.1f s with exit code %d", time.perf_counter() - started, code)
+    return code
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,145 @@
+"""Data versioning with DVC (factor 1): every raw file is added to DVC and pushed to a remote.
+
+The DVC md5 of a file is its version everywhere in twelve: the Dagster data version of the asset
+that wrote it, the value stamped in a model's run manifest, and the key to read it back later.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import dagster as dg
+import yaml
+from filelock import FileLock
+from pydantic import Field
+
+from twelve import paths
+
+log = logging.getLogger(__name__)
+
+
+class DataVersionNotFound(FileNotFoundError):
+    """A data version (md5) is in neither the DVC cache nor the remote."""
+
+
+def _md5_path(root: Path, md5: str) -> Path:
+    # DVC 3 stores content under files/md5/<first two hex>/<rest>, in the cache and in remotes.
+    return root / "files" / "md5" / md5[:2] / md5[2:]
+
+
+def read_dvc_pointer(pointer: Path) -> str:
+    """Return the md5 recorded in a ``.dvc`` pointer file.
+
+    Args:
+        pointer: path of the ``.dvc`` file.
+
+    Returns:
+        The md5 of the single output it tracks.
+    """
+    spec = yaml.safe_load(pointer.read_text())
+    outs = spec.get("outs") or []
+    if len(outs) != 1 or "md5" not in outs[0]:
+        raise ValueError(f"{pointer} does not track exactly one file with an md5")
+    return str(outs[0]["md5"])
+
+
+class DvcResource(dg.ConfigurableResource):
+    """A DVC repository with a remote: track files, read any past version back by its md5.
+
+    The local default keeps the remote in a folder under ``TWELVE_HOME``; the production profile
+    points ``remote_url`` at an S3-compatible bucket.
+    """
+
+    repo_dir: str = Field(
+        default_factory=lambda: str(paths.REPO_ROOT),
+        description="Root of the DVC repository (the git repository that holds the .dvc pointers).",
+    )
+    remote_url: str = Field(
+        default="",
+        description="DVC remote URL or folder; empty means <TWELVE_HOME>/dvc-remote.",
+    )
+    remote_name: str = Field(default="local", description="Name of the DVC remote to push to.")
+
+    # ------------------------------------------------------------------ setup
+    def _remote(self) -> str:
+        return self.remote_url or str(paths.state_dir() / "dvc-remote")
+
+    def _lock(self) -> FileLock:
+        # DVC takes its own repo lock and fails instead of waiting when another process holds it;
+        # serialize our own writers so parallel asset steps queue up instead of failing.
+        return FileLock(str(paths.state_dir() / "dvc.lock"), timeout=600)
+
+    @contextlib.contextmanager
+    def _repo(self) -> Iterator:
+        os.environ.setdefault("DVC_NO_ANALYTICS", "1")
+        from dvc.repo import Repo  # heavy: import only when DVC is used
+
+        root = Path(self.repo_dir)
+        if not (root / ".dvc").is_dir():
+            no_scm = not (root / ".git").exists()
+            log.info("initialising DVC in %s (no_scm=%s)", root, no_scm)
+            Repo.init(str(root), no_scm=no_scm)
+        repo = Repo(str(root))
+        try:
+            with repo.config.edit("local") as conf:
+                conf.setdefault("core", {})["remote"] = self.remote_name
+                conf["core"]["analytics"] = False
+                conf["core"]["check_update"] = False
+                conf.setdefault("remote", {})[self.remote_name] = {"url": self._remote()}
+            yield repo
+        finally:
+            repo.close()
+
+    # ------------------------------------------------------------------ API
+    def track(self, path: str | Path) -> str:
+        """``dvc add`` a file and push it to the remote.
+
+        Args:
+            path: the file, inside ``repo_dir``.
+
+        Returns:
+            The file's DVC md5 (its data version).
+        """
+        path = Path(path).resolve()
+        if not path.is_file():
+            raise FileNotFoundError(f"cannot version {path}: no such file")
+        with self._lock(), self._repo() as repo:
+            repo.add(str(path))
+            repo.push(targets=[str(path)], remote=self.remote_name)
+        md5 = read_dvc_pointer(path.with_name(path.name + ".dvc"))
+        log.info("versioned %s as md5 %s", path, md5)
+        return md5
+
+    def version_of(self, path: str | Path) -> str | None:
+        """Return the md5 recorded for a tracked file, or None when it is not tracked."""
+        pointer = Path(path).resolve()
+        pointer = pointer.with_name(pointer.name + ".dvc")
+        return read_dvc_pointer(pointer) if pointer.exists() else None
+
+    def read_version(self, md5: str) -> bytes:
+        """Read back the content of any version by its md5, from the cache or else the remote.
+
+        Args:
+            md5: a DVC md5 as recorded in a ``.dvc`` file, a Dagster data version or a manifest.
+
+        Returns:
+            The file's bytes.
+
+        Raises:
+            DataVersionNotFound: neither the cache nor the remote holds that version.
+        """
+        candidates = [
+            _md5_path(Path(self.repo_dir) / ".dvc" / "cache", md5),
+            _md5_path(Path(self._remote()), md5),
+        ]
+        for candidate in candidates:
+            if candidate.is_file():
+                return candidate.read_bytes()
+        raise DataVersionNotFound(
+            f"data version {md5} is in neither the DVC cache nor the remote {self._remote()}; "
+            "was it pushed (`dvc push`) from the machine that made it?"
+        )
