@@ -55,8 +55,11 @@ class DvcResource(dg.ConfigurableResource):
     """
 
     repo_dir: str = Field(
-        default_factory=lambda: str(paths.REPO_ROOT),
-        description="Root of the DVC repository (the git repository that holds the .dvc pointers).",
+        default="",
+        description=(
+            "Root of the DVC repository; empty means the nearest folder above TWELVE_DATA_DIR "
+            "that holds .dvc or .git (the checkout, by default), else TWELVE_DATA_DIR itself."
+        ),
     )
     remote_url: str = Field(
         default="",
@@ -65,6 +68,15 @@ class DvcResource(dg.ConfigurableResource):
     remote_name: str = Field(default="local", description="Name of the DVC remote to push to.")
 
     # ------------------------------------------------------------------ setup
+    def _root(self) -> Path:
+        if self.repo_dir:
+            return Path(self.repo_dir)
+        data = paths.data_dir()
+        for folder in (data, *data.parents):
+            if (folder / ".dvc").is_dir() or (folder / ".git").exists():
+                return folder
+        return data
+
     def _remote(self) -> str:
         return self.remote_url or str(paths.state_dir() / "dvc-remote")
 
@@ -78,12 +90,14 @@ class DvcResource(dg.ConfigurableResource):
         os.environ.setdefault("DVC_NO_ANALYTICS", "1")
         from dvc.repo import Repo  # heavy: import only when DVC is used
 
-        root = Path(self.repo_dir)
+        root = self._root()
         if not (root / ".dvc").is_dir():
             no_scm = not (root / ".git").exists()
             log.info("initialising DVC in %s (no_scm=%s)", root, no_scm)
             Repo.init(str(root), no_scm=no_scm)
         repo = Repo(str(root))
+        # The pointers are ours to commit; DVC's "to track the changes with git, run" is noise.
+        repo.scm_context.quiet = True
         try:
             with repo.config.edit("local") as conf:
                 conf.setdefault("core", {})["remote"] = self.remote_name
@@ -133,7 +147,7 @@ class DvcResource(dg.ConfigurableResource):
             DataVersionNotFound: neither the cache nor the remote holds that version.
         """
         candidates = [
-            _md5_path(Path(self.repo_dir) / ".dvc" / "cache", md5),
+            _md5_path(self._root() / ".dvc" / "cache", md5),
             _md5_path(Path(self._remote()), md5),
         ]
         for candidate in candidates:
