@@ -34,6 +34,11 @@ class TwelveEnv:
 
 @pytest.fixture
 def twelve_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> TwelveEnv:
+    """A throw-away twelve environment for one test (see ``make_twelve_env``)."""
+    return make_twelve_env(tmp_path, monkeypatch)
+
+
+def make_twelve_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> TwelveEnv:
     """Point TWELVE_HOME, TWELVE_DATA_DIR, DAGSTER_HOME and BENTOML_HOME at a temporary tree.
 
     The repository is a fresh ``git init`` (DVC is initialised in it on first use), so nothing a
