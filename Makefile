@@ -44,8 +44,7 @@ $(VENV)/.installed: $(LOCK_INPUTS)
 
 # dagster-dbt needs the manifest before the code location loads (never parsed at import time).
 $(MANIFEST): $(VENV)/.installed $(shell find $(DBT_DIR) -name '*.sql' -o -name '*.yml' 2>/dev/null | grep -v /target/)
-	@mkdir -p $(TWELVE_HOME) $(TWELVE_DATA_DIR)
-	cd $(DBT_DIR) && $(BIN)/dbt parse --quiet --profiles-dir . --target-path target
+	$(BIN)/python -m flight_delays.dbt_project
 	@touch $@
 
 $(DAGSTER_HOME)/dagster.yaml: infra/dagster.yaml

@@ -1,1 +1,1 @@
-"""Dagster definitions of the flight-delay project, one module per area, each exposing ``defs()``."""
+"""Dagster definitions of the flight-delay project: one module per area, each with ``defs()``."""
