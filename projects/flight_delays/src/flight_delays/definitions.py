@@ -7,13 +7,11 @@ this file merges them and adds the jobs that run the whole golden path.
 import dagster as dg
 
 from flight_delays.defs import bento, dbt, features, profiles, raw, training
-from flight_delays.partitions import monthly_partitions
 
 # Data arriving month by month: the partitioned raw assets and everything partitioned like them.
 monthly_arrival_job = dg.define_asset_job(
     "monthly_arrival",
     selection=dg.AssetSelection.assets("raw_flights", "raw_flights_profile"),
-    partitions_def=monthly_partitions,
     description="Ingest one month of flights: raw file -> DVC -> profile and data report.",
 )
 
