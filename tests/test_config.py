@@ -21,7 +21,7 @@ def test_a_missing_section_names_the_file_and_the_section(tmp_path):
 
 
 def test_a_missing_file_is_named(tmp_path):
-    with pytest.raises(FileNotFoundError, match="absent.yaml"):
+    with pytest.raises(FileNotFoundError, match=r"absent\.yaml"):
         load_defaults(tmp_path / "absent.yaml")
 
 

@@ -46,5 +46,5 @@ def test_an_unknown_version_is_a_clear_error(twelve_env):
 
 
 def test_tracking_a_missing_file_names_it(twelve_env):
-    with pytest.raises(FileNotFoundError, match="nowhere.parquet"):
+    with pytest.raises(FileNotFoundError, match=r"nowhere\.parquet"):
         twelve_env.dvc().track(twelve_env.data_dir / "nowhere.parquet")

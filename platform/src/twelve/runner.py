@@ -94,6 +94,7 @@ def run_golden_path(
     force: bool = False,
     progress: Callable[[str], None] = log.info,
     dagster_log_level: str = "WARNING",
+    run_config: dict | None = None,
 ) -> RunSummary:
     """Materialize every partition of the partitioned job, then the main job, stale-only.
 
@@ -106,6 +107,8 @@ def run_golden_path(
         force: materialize everything, stale or not.
         progress: called with a human-readable line per step.
         dagster_log_level: level of Dagster's console logger during the runs.
+        run_config: run config of the main job's runs (``{"ops": {asset: {"config": ...}}}``),
+            only the entries of the assets a run selects are passed to it.
 
     Returns:
         The steps run, the assets skipped as fresh, and the wall time.
@@ -128,7 +131,9 @@ def run_golden_path(
             partition_key=step.partition,
             asset_selection=step.assets,
             # Dagster's per-event DEBUG lines drown the progress; they stay in the run's logs.
-            run_config={"loggers": {"console": {"config": {"log_level": dagster_log_level}}}},
+            run_config=_run_config_for(
+                step, run_config if step.job == main_job else None, dagster_log_level
+            ),
         )
         step.seconds = time.perf_counter() - t0
         step.run_id = result.run_id
@@ -164,3 +169,15 @@ def run_golden_path(
         progress("everything downstream is fresh: nothing more to run")
     summary.seconds = time.perf_counter() - started
     return summary
+
+
+def _run_config_for(step: Step, run_config: dict | None, log_level: str) -> dict:
+    # Dagster refuses config for ops outside the run's selection: keep only the selected ones.
+    selected = {key.to_python_identifier() for key in step.assets}
+    ops = {
+        name: cfg for name, cfg in ((run_config or {}).get("ops") or {}).items() if name in selected
+    }
+    config: dict = {"loggers": {"console": {"config": {"log_level": log_level}}}}
+    if ops:
+        config["ops"] = ops
+    return config

@@ -138,7 +138,7 @@ def document(
             "twelve.data_version": version,
             "twelve.report_format": reports.FORMAT_VERSION,
             "twelve.source": str(path),
-            "dagster.run_id": context.run_id,
+            "dagster.run_id": context.run.run_id,
             **({"dagster.partition": context.partition_key} if context.has_partition_key else {}),
         }
         run_id = _log_run(tracking, documented, tags)

