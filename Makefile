@@ -39,7 +39,7 @@ help: ## list the targets
 
 $(VENV)/.installed: $(LOCK_INPUTS)
 	@$(PYTHON) -m uv --version >/dev/null 2>&1 || $(PYTHON) -m pip install --quiet uv
-	$(UV) sync --locked --compile-bytecode
+	$(UV) sync --locked --compile-bytecode --quiet
 	@touch $@
 
 # dagster-dbt needs the manifest before the code location loads (never parsed at import time).

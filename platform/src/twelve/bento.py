@@ -599,7 +599,7 @@ def dir_size(path: Path) -> int:
     return sum(file.stat().st_size for file in Path(path).rglob("*") if file.is_file())
 
 
-def serve_command(home: Path, bento_tag: str, port: int = 3000) -> str:
+def serve_command(home: Path, bento_tag: str, port: int = 3001) -> str:
     """The shell command that serves a bento from ``home`` on 127.0.0.1."""
     return (
         f"BENTOML_HOME={shlex.quote(str(home))} bentoml serve {bento_tag} "

@@ -111,7 +111,9 @@ def _pointers(instance, defs) -> list[str]:
         metadata = event.asset_materialization.metadata
         for name in ("report", "serve_command"):
             if name in metadata:
-                lines.append(f"  {key.to_user_string()} {name}: {metadata[name].value}")
+                # Markdown metadata (code fences) reads well in the UI, not in a terminal.
+                value = str(metadata[name].value).replace("```", "").strip()
+                lines.append(f"  {key.to_user_string()} {name}: {value}")
     return lines
 
 
