@@ -1,6 +1,11 @@
-"""The ``twelve`` command line: run a project's golden path, and (later) reproduce, compare, audit.
+"""The ``twelve`` command line.
 
-Exit codes scripts can rely on: 0 success, 1 a pipeline step failed, 2 bad usage or setup.
+``twelve run`` lives here; every other subcommand lives in its own module under
+``twelve/commands/`` that exposes ``register(subparsers)`` and is listed in ``COMMAND_MODULES``.
+Modules are imported when the parser is built, so each keeps its heavy imports inside its handler.
+
+Exit codes scripts can rely on: 0 success, 1 a pipeline step failed (or a check did not hold),
+2 bad usage or setup.
 """
 
 from __future__ import annotations
@@ -14,6 +19,15 @@ import time
 log = logging.getLogger("twelve")
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
+
+
+
+class UsageError(Exception):
+    """Bad usage or setup: the message says what to do; the exit code is ``EXIT_USAGE``."""
+
+
+# Subcommands in their own modules (twelve/commands/<name>.py, each with `register(subparsers)`).
+COMMAND_MODULES: list[str] = []
 
 
 def _setup_logging(verbose: bool) -> None:
@@ -33,8 +47,8 @@ def _load_definitions(project: str):
     try:
         module = importlib.import_module(module_name)
     except ModuleNotFoundError as error:
-        raise SystemExit(
-            f"twelve: project '{project}' not found ({error}); is it a workspace member under "
+        raise UsageError(
+            f"project '{project}' not found ({error}); is it a workspace member under "
             "projects/ and installed (`make install`)?"
         ) from error
     return module.defs
@@ -118,7 +132,9 @@ def _pointers(instance, defs) -> list[str]:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="twelve", description=__doc__)
+    parser = argparse.ArgumentParser(
+        prog="twelve", description="twelve: the twelve factors of ML in production, made real."
+    )
     parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
     sub = parser.add_subparsers(dest="command", required=True)
 
@@ -129,6 +145,8 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--partitioned-job", default="monthly_arrival")
     run.add_argument("--main-job", default="golden_path")
     run.set_defaults(func=cmd_run)
+    for module_name in COMMAND_MODULES:
+        importlib.import_module(f"twelve.commands.{module_name}").register(sub)
     return parser
 
 
@@ -137,7 +155,11 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     _setup_logging(args.verbose)
     started = time.perf_counter()
-    code = args.func(args)
+    try:
+        code = args.func(args)
+    except UsageError as error:
+        log.error("%s", error)
+        return EXIT_USAGE
     log.debug("finished in %.1f s with exit code %d", time.perf_counter() - started, code)
     return code
 
