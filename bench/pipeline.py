@@ -17,6 +17,7 @@ import sys
 import tempfile
 import threading
 import time
+import warnings
 from pathlib import Path
 
 import psutil
@@ -28,16 +29,16 @@ class RssSampler(threading.Thread):
     def __init__(self) -> None:
         super().__init__(daemon=True)
         self.samples: list[tuple[float, int]] = []
-        self._stop = threading.Event()
+        self._done = threading.Event()
         self._process = psutil.Process()
 
     def run(self) -> None:
-        while not self._stop.is_set():
+        while not self._done.is_set():
             self.samples.append((time.time(), self._process.memory_info().rss))
             time.sleep(0.05)
 
     def stop(self) -> None:
-        self._stop.set()
+        self._done.set()
         self.join()
 
     def peak(self, start: float, end: float) -> int:
@@ -84,6 +85,8 @@ def run_once(label, defs, instance, partitions, sampler):
 
 
 def main() -> int:
+    # DVC's internals warn on every call; the figures are what this script is for.
+    warnings.simplefilter("ignore", DeprecationWarning)
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--months", help="comma-separated YYYY-MM (default: all twelve)")
     args = parser.parse_args()
