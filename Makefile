@@ -78,7 +78,7 @@ format: install ## apply ruff's fixes and formatting
 	$(BIN)/ruff format .
 
 bench: install ## benchmarks with their conditions and ratios (not tests)
-	$(BIN)/python bench/pipeline.py
+	PYTHONWARNINGS=ignore::DeprecationWarning $(BIN)/python bench/pipeline.py
 
 clean: ## remove run state and derived data (keeps .venv and DVC-tracked pointers)
 	rm -rf $(TWELVE_HOME) data/features data/training $(DBT_DIR)/target

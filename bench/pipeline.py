@@ -52,11 +52,12 @@ def step_times(instance, run_ids: list[str]) -> dict[str, tuple[float, float]]:
 
     spans: dict[str, list[float]] = {}
     for run_id in run_ids:
+        partition = instance.get_run_by_id(run_id).tags.get("dagster/partition")
         for entry in instance.all_logs(run_id):
             event = entry.dagster_event
             if event is None or not entry.step_key:
                 continue
-            name = entry.step_key if not event.partition else f"{entry.step_key}[{event.partition}]"
+            name = f"{entry.step_key}[{partition[:7]}]" if partition else entry.step_key
             if event.event_type == DagsterEventType.STEP_START:
                 spans[name] = [entry.timestamp, entry.timestamp]
             elif event.event_type in (DagsterEventType.STEP_SUCCESS, DagsterEventType.STEP_FAILURE):
