@@ -48,3 +48,18 @@ def test_an_unknown_version_is_a_clear_error(twelve_env):
 def test_tracking_a_missing_file_names_it(twelve_env):
     with pytest.raises(FileNotFoundError, match=r"nowhere\.parquet"):
         twelve_env.dvc().track(twelve_env.data_dir / "nowhere.parquet")
+
+
+def test_the_remote_follows_twelve_dvc_remote_when_not_configured(
+    twelve_env, monkeypatch, tmp_path
+):
+    remote = tmp_path / "team-remote"
+    monkeypatch.setenv("TWELVE_DVC_REMOTE", str(remote))
+    from twelve.data_versioning import DvcResource
+
+    dvc = DvcResource(repo_dir=str(twelve_env.repo))
+    path = twelve_env.data_dir / "t.parquet"
+    path.parent.mkdir(parents=True)
+    pd.DataFrame({"x": [1]}).to_parquet(path)
+    md5 = dvc.track(path)
+    assert (remote / "files" / "md5" / md5[:2] / md5[2:]).is_file()

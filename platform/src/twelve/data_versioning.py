@@ -63,7 +63,10 @@ class DvcResource(dg.ConfigurableResource):
     )
     remote_url: str = Field(
         default="",
-        description="DVC remote URL or folder; empty means <TWELVE_HOME>/dvc-remote.",
+        description=(
+            "DVC remote URL or folder; empty means $TWELVE_DVC_REMOTE, "
+            "else <TWELVE_HOME>/dvc-remote."
+        ),
     )
     remote_name: str = Field(default="local", description="Name of the DVC remote to push to.")
 
@@ -78,7 +81,11 @@ class DvcResource(dg.ConfigurableResource):
         return data
 
     def _remote(self) -> str:
-        return self.remote_url or str(paths.state_dir() / "dvc-remote")
+        return (
+            self.remote_url
+            or os.environ.get("TWELVE_DVC_REMOTE")
+            or str(paths.state_dir() / "dvc-remote")
+        )
 
     def _lock(self) -> FileLock:
         # DVC takes its own repo lock and fails instead of waiting when another process holds it;
