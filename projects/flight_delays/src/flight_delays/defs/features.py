@@ -13,8 +13,7 @@ import time
 import dagster as dg
 import pandas as pd
 
-from flight_delays import contract
-from flight_delays import paths as project_paths
+from flight_delays import contract, resources
 from flight_delays import training_set as ts
 from flight_delays.config_features import OnlineFeaturesConfig, TrainingSetConfig, parse_utc
 from twelve.features import FeastResource
@@ -143,5 +142,5 @@ def defs() -> dg.Definitions:
     """The Feast and training-set assets with the ``feast`` resource (paths from twelve.paths)."""
     return dg.Definitions(
         assets=[feast_definitions, online_features, training_set],
-        resources={"feast": FeastResource(repo_path=str(project_paths.FEATURE_REPO_DIR))},
+        resources={"feast": resources.feast()},
     )
