@@ -32,7 +32,7 @@ DBT_DIR := projects/flight_delays/dbt
 MANIFEST := $(DBT_DIR)/target/manifest.json
 LOCK_INPUTS := uv.lock pyproject.toml platform/pyproject.toml $(wildcard projects/*/pyproject.toml)
 
-.PHONY: help install demo test test-fast ui mlflow-ui lint format bench clean
+.PHONY: help install browser demo test test-fast ui mlflow-ui lint format bench clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -56,7 +56,12 @@ install: $(VENV)/.installed $(MANIFEST) $(DAGSTER_HOME)/dagster.yaml ## create .
 demo: install ## run the flight-delay golden path on real data (stale assets only)
 	$(BIN)/twelve run flight_delays
 
-test: install ## set up and pass every test
+# The UI test drives Debian's chromium with Playwright (no browser download, STACK-NOTES).
+browser:
+	@command -v chromium >/dev/null 2>&1 || { echo "installing Debian's chromium for the UI test"; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; }
+
+test: install browser ## set up and pass every test
 	$(BIN)/pytest $(PYTEST_ARGS)
 
 test-fast: install ## the tests not marked slow
