@@ -19,3 +19,16 @@ def test_help_lists_the_subcommands(capsys):
         cli.main(["--help"])
     assert exit_info.value.code == 0
     assert "run" in capsys.readouterr().out
+
+
+def test_a_missing_run_config_file_is_a_usage_error_naming_it(twelve_env, caplog):
+    code = cli.main(["run", "flight_delays", "--run-config", "nowhere/runs.yaml"])
+    assert code == cli.EXIT_USAGE
+    assert "nowhere/runs.yaml" in caplog.text
+
+
+def test_a_run_config_without_an_ops_mapping_is_refused(twelve_env, tmp_path, caplog):
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("ops: [holdout_set]\n")
+    assert cli.main(["run", "flight_delays", "--run-config", str(bad)]) == cli.EXIT_USAGE
+    assert "ops" in caplog.text

@@ -15,6 +15,7 @@ import importlib
 import logging
 import sys
 import time
+from pathlib import Path
 
 log = logging.getLogger("twelve")
 
@@ -59,6 +60,8 @@ def cmd_run(args: argparse.Namespace) -> int:
     from twelve import environment
 
     roots = environment.prepare()
+    # Bad usage fails before the seconds spent loading the code location.
+    run_config = _read_run_config(args.run_config) if args.run_config else None
     import dagster as dg
 
     from twelve.runner import run_golden_path
@@ -89,6 +92,7 @@ def cmd_run(args: argparse.Namespace) -> int:
             main_job=args.main_job,
             force=args.force,
             progress=log.info,
+            run_config=run_config,
         )
     except Exception as error:  # a failed step: say which, keep the exit code for scripts
         log.error("golden path failed: %s", error)
@@ -96,6 +100,18 @@ def cmd_run(args: argparse.Namespace) -> int:
         return EXIT_FAILED
     _print_summary(args.project, summary, instance, defs)
     return EXIT_OK
+
+
+def _read_run_config(path: str) -> dict:
+    import yaml
+
+    file = Path(path)
+    if not file.is_file():
+        raise UsageError(f"--run-config {path}: no such file")
+    content = yaml.safe_load(file.read_text()) or {}
+    if not isinstance(content, dict) or not isinstance(content.get("ops", {}), dict):
+        raise UsageError(f"--run-config {path}: expected a mapping with an `ops` mapping")
+    return content
 
 
 def _print_summary(project: str, summary, instance, defs) -> None:
@@ -142,6 +158,10 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("project", nargs="?", default="flight_delays", help="project package name")
     run.add_argument("--force", action="store_true", help="materialize everything, even fresh")
     run.add_argument("--months", help="comma-separated YYYY-MM months to ingest (default: all)")
+    run.add_argument(
+        "--run-config",
+        help="YAML run config of the main job's assets ({ops: {asset: {config: ...}}})",
+    )
     run.add_argument("--partitioned-job", default="monthly_arrival")
     run.add_argument("--main-job", default="golden_path")
     run.set_defaults(func=cmd_run)
