@@ -32,7 +32,7 @@ DBT_DIR := projects/flight_delays/dbt
 MANIFEST := $(DBT_DIR)/target/manifest.json
 LOCK_INPUTS := uv.lock pyproject.toml platform/pyproject.toml $(wildcard projects/*/pyproject.toml)
 
-.PHONY: help install browser demo test test-fast ui mlflow-ui lint format bench clean
+.PHONY: help install browser services demo test test-fast ui mlflow-ui lint format bench clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -61,7 +61,13 @@ browser:
 	@command -v chromium >/dev/null 2>&1 || { echo "installing Debian's chromium for the UI test"; \
 		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; }
 
-test: install browser ## set up and pass every test
+# The production-profile tests run real PostgreSQL and Redis from Debian's packages.
+services:
+	@{ test -x /usr/lib/postgresql/15/bin/pg_ctl && command -v redis-server >/dev/null 2>&1; } || { \
+		echo "installing Debian's postgresql and redis-server for the production-profile tests"; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql redis-server >/dev/null; }
+
+test: install browser services ## set up and pass every test
 	$(BIN)/pytest $(PYTEST_ARGS)
 
 test-fast: install ## the tests not marked slow

@@ -87,6 +87,14 @@ class DvcResource(dg.ConfigurableResource):
             or str(paths.state_dir() / "dvc-remote")
         )
 
+    def _remote_config(self) -> dict[str, str]:
+        config = {"url": self._remote()}
+        endpoint = os.environ.get("TWELVE_S3_ENDPOINT_URL")
+        if endpoint and config["url"].startswith("s3://"):
+            # An S3-compatible store (MinIO, moto) rather than AWS itself (twelve.profile).
+            config["endpointurl"] = endpoint
+        return config
+
     def _lock(self) -> FileLock:
         # DVC takes its own repo lock and fails instead of waiting when another process holds it;
         # serialize our own writers so parallel asset steps queue up instead of failing.
@@ -110,7 +118,7 @@ class DvcResource(dg.ConfigurableResource):
                 conf.setdefault("core", {})["remote"] = self.remote_name
                 conf["core"]["analytics"] = False
                 conf["core"]["check_update"] = False
-                conf.setdefault("remote", {})[self.remote_name] = {"url": self._remote()}
+                conf.setdefault("remote", {})[self.remote_name] = self._remote_config()
             yield repo
         finally:
             repo.close()
@@ -153,13 +161,15 @@ class DvcResource(dg.ConfigurableResource):
         Raises:
             DataVersionNotFound: neither the cache nor the remote holds that version.
         """
-        candidates = [
-            _md5_path(self._root() / ".dvc" / "cache", md5),
-            _md5_path(Path(self._remote()), md5),
-        ]
-        for candidate in candidates:
-            if candidate.is_file():
-                return candidate.read_bytes()
+        cached = _md5_path(self._root() / ".dvc" / "cache", md5)
+        if cached.is_file():
+            return cached.read_bytes()
+        with self._repo() as repo:
+            # The remote's own filesystem: a folder, or S3 in the production profile.
+            remote = repo.cloud.get_remote(self.remote_name)
+            path = remote.fs.join(remote.path, "files", "md5", md5[:2], md5[2:])
+            if remote.fs.exists(path):
+                return remote.fs.cat_file(path)
         raise DataVersionNotFound(
             f"data version {md5} is in neither the DVC cache nor the remote {self._remote()}; "
             "was it pushed (`dvc push`) from the machine that made it?"

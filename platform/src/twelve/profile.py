@@ -81,6 +81,12 @@ class ProductionSettings:
         )
 
 
+    def export_client_env(self) -> None:
+        """Point the clients that read their own variables (MLflow's S3 artifact client)."""
+        if self.s3_endpoint_url:
+            os.environ.setdefault("MLFLOW_S3_ENDPOINT_URL", self.s3_endpoint_url)
+
+
 def production_settings() -> ProductionSettings | None:
     """The production settings when that profile is active, else None (embedded defaults)."""
     return ProductionSettings.from_env() if active() == "production" else None

@@ -31,6 +31,7 @@ def mlflow() -> MlflowResource:
     settings = profile.production_settings()
     if settings is None:
         return MlflowResource(experiment="flight_delays")
+    settings.export_client_env()
     return MlflowResource(
         experiment="flight_delays",
         tracking_uri=settings.mlflow_tracking_uri,
