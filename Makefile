@@ -32,7 +32,7 @@ DBT_DIR := projects/flight_delays/dbt
 MANIFEST := $(DBT_DIR)/target/manifest.json
 LOCK_INPUTS := uv.lock pyproject.toml platform/pyproject.toml $(wildcard projects/*/pyproject.toml)
 
-.PHONY: help install browser services demo test test-fast ui mlflow-ui lint format bench clean
+.PHONY: help install browser services demo test test-reliability test-fast ui mlflow-ui lint format bench clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -69,6 +69,9 @@ services:
 
 test: install browser services ## set up and pass every test
 	$(BIN)/pytest $(PYTEST_ARGS)
+
+test-reliability: install services ## only the reliability suite (faults, load, fuzz), with figures
+	$(BIN)/pytest -m reliability -s $(PYTEST_ARGS)
 
 test-fast: install ## the tests not marked slow
 	$(BIN)/pytest -m "not slow" $(PYTEST_ARGS)
