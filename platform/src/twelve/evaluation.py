@@ -30,6 +30,10 @@ from sklearn.metrics import (
 BEATS_BASELINE = "beats_naive_baseline"
 MEETS_MIN_ROC_AUC = "meets_min_roc_auc"
 CHAMPION, CHALLENGER = "champion", "challenger"
+# What every training run logs about its holdout predictions (leaderboard, reproduction).
+PREDICTIONS_ARTIFACT = "evaluation/holdout_predictions.parquet"
+ROC_POINTS_ARTIFACT = "evaluation/roc_points.json"
+PREDICTIONS_FINGERPRINT_TAG = "twelve.holdout_predictions_sha256"
 
 
 def _binary_labels(y_true) -> np.ndarray:
@@ -119,6 +123,54 @@ def naive_baseline_proba(
         raise ValueError(f"fallback_rate must be in [0, 1], got {fallback_rate}")
     rates = pd.to_numeric(frame[column]).astype("float64")
     return rates.fillna(fallback_rate).clip(0, 1).to_numpy()
+
+
+# ------------------------------------------------------------------------- predictions, curves
+def predictions_fingerprint(proba) -> str:
+    """SHA-256 of the predicted probabilities as little-endian float64, in holdout order.
+
+    Equal fingerprints mean bit-identical predictions; any refit difference changes it (use
+    ``max_abs_difference`` on the predictions themselves for a tolerance).
+    """
+    import hashlib
+
+    values = np.ascontiguousarray(np.asarray(proba, dtype="<f8"))
+    if values.ndim != 1:
+        raise ValueError(f"expected 1-d probabilities, got shape {values.shape}")
+    return hashlib.sha256(values.tobytes()).hexdigest()
+
+
+def predictions_frame(ids, y_true, proba) -> pd.DataFrame:
+    """Per-row holdout predictions: ``id``, ``label`` (0/1), ``proba`` (of the late class).
+
+    Raises:
+        ValueError: the three have different lengths, or labels/probabilities are invalid.
+    """
+    y, p = _validated(y_true, proba)
+    ids = np.asarray(ids)
+    if len(ids) != len(y):
+        raise ValueError(f"{len(ids)} ids but {len(y)} labels")
+    return pd.DataFrame({"id": ids.astype(str), "label": y, "proba": p})
+
+
+def roc_points(y_true, proba, max_points: int = 200) -> dict[str, list[float]]:
+    """The ROC curve as at most ``max_points`` (fpr, tpr) points, plus its AUC (JSON-ready).
+
+    Thinned evenly along the curve, first and last point kept, so a chart of many runs stays
+    small.
+    """
+    if max_points < 2:
+        raise ValueError(f"max_points must be at least 2, got {max_points}")
+    y, p = _validated(y_true, proba)
+    fpr, tpr, _ = roc_curve(y, p)
+    if len(fpr) > max_points:
+        keep = np.unique(np.linspace(0, len(fpr) - 1, max_points).round().astype(int))
+        fpr, tpr = fpr[keep], tpr[keep]
+    return {
+        "fpr": [round(float(v), 6) for v in fpr],
+        "tpr": [round(float(v), 6) for v in tpr],
+        "auc": float(roc_auc_score(y, p)),
+    }
 
 
 # ---------------------------------------------------------------------------------------- plots

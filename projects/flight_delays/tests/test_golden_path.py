@@ -20,6 +20,9 @@ RUN_CONFIG = {
         "holdout_set": {"config": {"month": "2013-02"}},
         "trained_model": {"config": {"first_month": "2013-01", "last_month": "2013-01"}},
         "model_evaluation": {"config": {"min_roc_auc": 0.6}},
+        # The second pipeline (logistic regression), on the same months and the same holdout.
+        "trained_model_logreg": {"config": {"first_month": "2013-01", "last_month": "2013-01"}},
+        "model_evaluation_logreg": {"config": {"min_roc_auc": 0.6}},
     }
 }
 
@@ -105,3 +108,17 @@ def test_the_model_is_registered_champion_and_built_into_a_bento(golden_path):
     dockerfile = Path(bento["dockerfile"])
     assert dockerfile.is_file() and dockerfile.is_relative_to(env.home)
     assert "FROM" in dockerfile.read_text()
+
+
+def test_both_pipelines_are_scored_on_the_same_versioned_holdout(golden_path):
+    _, _, instance, *_ = golden_path
+    boosted = _latest_metadata(instance, "model_evaluation")
+    linear = _latest_metadata(instance, "model_evaluation_logreg")
+    assert boosted["holdout_md5"] == linear["holdout_md5"]
+    assert _latest_metadata(instance, "holdout_set")["dvc_md5"] == boosted["holdout_md5"]
+    assert (boosted["registered_model"], linear["registered_model"]) == (
+        "flight_delays",
+        "flight_delays_logreg",
+    )
+    # Each pipeline's gate and aliases are its own: the logistic regression has its champion.
+    assert _latest_metadata(instance, "model_alias_logreg")["alias"] == "champion"

@@ -266,3 +266,97 @@ def test_a_dead_tracking_server_fails_the_training_clearly(trained):
         failure.step_failure_data.user_failure_data
     )
     assert "unavailable" in message and dead.tracking_uri in message
+
+
+def test_the_training_set_is_versioned_with_dvc_and_the_predictions_logged(trained):
+    env, _, mlflow, results = trained
+    from flight_delays.training_set import training_set_path
+    from twelve import evaluation
+
+    model_meta = _metadata(results["first"], "trained_model")
+    # Versioned (and pushed) by the training itself, so `twelve reproduce` can restore it.
+    assert env.dvc().version_of(training_set_path()) == model_meta["training_set_md5"]
+    assert (
+        env.dvc().read_version(model_meta["training_set_md5"]) == training_set_path().read_bytes()
+    )
+    client = mlflow.client()
+    run = client.get_run(model_meta["mlflow_run_id"])
+    assert run.data.tags["twelve.pipeline"] == "hist_gradient_boosting"
+    assert run.data.tags["twelve.asset"] == "trained_model"
+    import mlflow as mlflow_api
+
+    roc = mlflow_api.artifacts.load_dict(
+        f"{run.info.artifact_uri}/{evaluation.ROC_POINTS_ARTIFACT}"
+    )
+    assert abs(roc["auc"] - run.data.metrics["roc_auc"]) < 1e-12
+    local = mlflow_api.artifacts.download_artifacts(
+        f"{run.info.artifact_uri}/{evaluation.PREDICTIONS_ARTIFACT}"
+    )
+    predictions = pd.read_parquet(local)
+    assert list(predictions.columns) == ["id", "label", "proba"]
+    assert len(predictions) == model_meta["holdout_rows"]
+    assert (
+        evaluation.predictions_fingerprint(predictions["proba"])
+        == (run.data.tags[evaluation.PREDICTIONS_FINGERPRINT_TAG])
+    )
+
+
+def test_each_configured_pipeline_gets_its_own_assets_and_config_defaults():
+    from flight_delays.config_training import pipeline_specs, training_config_class
+
+    names = [spec.name for spec in pipeline_specs()]
+    assert names == ["hist_gradient_boosting", "logistic_regression"]
+    keys = {
+        key.to_user_string()
+        for assets in training.PIPELINE_ASSETS.values()
+        for asset in assets
+        for key in asset.keys
+    }
+    assert keys == {
+        "trained_model",
+        "model_evaluation",
+        "model_alias",
+        "trained_model_logreg",
+        "model_evaluation_logreg",
+        "model_alias_logreg",
+    }
+    logreg = training_config_class(pipeline_specs()[1])()
+    assert (logreg.estimator, logreg.registered_model) == (
+        "logistic_regression",
+        "flight_delays_logreg",
+    )
+    # Shared settings come from the one `model:` section: the same months and seed for both.
+    boosted = training_config_class(pipeline_specs()[0])()
+    assert (logreg.first_month, logreg.last_month, logreg.seed) == (
+        boosted.first_month,
+        boosted.last_month,
+        boosted.seed,
+    )
+
+
+GOOD_PIPELINE = {
+    "asset_suffix": "",
+    "registered_model": "m",
+    "estimator": "constant",
+    "params": {},
+}
+
+
+@pytest.mark.parametrize(
+    ("pipelines", "message"),
+    [
+        ({}, "`pipelines` is empty"),
+        ({"a": {**GOOD_PIPELINE, "asset_suffix": "_a"}}, "must have an empty asset_suffix"),
+        ({"a": {**GOOD_PIPELINE, "colour": "red"}}, "pipeline 'a': missing \\[\\], unknown"),
+        ({"a": GOOD_PIPELINE, "b": {**GOOD_PIPELINE, "asset_suffix": "-b"}}, "asset_suffix '-b'"),
+        (
+            {"a": GOOD_PIPELINE, "b": {**GOOD_PIPELINE, "asset_suffix": "_b"}},
+            "share the same registered_model",
+        ),
+    ],
+)
+def test_a_bad_pipelines_section_is_refused_by_name(pipelines, message):
+    from flight_delays.config_training import parse_pipelines
+
+    with pytest.raises(ValueError, match=message):
+        parse_pipelines(pipelines)

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
+from functools import cache
 from typing import Any
 
 import dagster as dg
-from pydantic import Field, field_validator
+from pydantic import Field, create_model, field_validator
 
 from flight_delays import paths as project_paths
 from twelve.config import load_defaults
@@ -15,11 +17,110 @@ _TRAINING = project_paths.CONF_DIR / "training.yaml"
 _HOLDOUT = load_defaults(_TRAINING, "holdout")
 _MODEL = load_defaults(_TRAINING, "model")
 _EVALUATION = load_defaults(_TRAINING, "evaluation")
+_PIPELINES = load_defaults(_TRAINING, "pipelines")
 # The feature service is chosen once, with the training set (conf/features.yaml).
 _FEATURE_SERVICE = load_defaults(project_paths.CONF_DIR / "features.yaml", "features")[
     "feature_service"
 ]
 _MONTH = re.compile(r"^\d{4}-(0[1-9]|1[0-2])$")
+_SUFFIX = re.compile(r"^(_[a-z0-9_]+)?$")
+_PIPELINE_KEYS = {"asset_suffix", "registered_model", "estimator", "params"}
+
+
+@dataclass(frozen=True)
+class PipelineSpec:
+    """One training pipeline of the problem, as configured under ``pipelines:``.
+
+    Attributes:
+        name: the pipeline's name (its key in the YAML, recorded as the run tag
+            ``twelve.pipeline``).
+        asset_suffix: appended to ``trained_model``, ``model_evaluation``, ``model_alias``
+            (empty for the first pipeline, whose assets keep the plain names).
+        registered_model: the MLflow registered model its versions go to.
+        estimator: a name of ``twelve.modeling.ESTIMATORS``.
+        params: the estimator's hyper-parameters.
+    """
+
+    name: str
+    asset_suffix: str
+    registered_model: str
+    estimator: str
+    params: dict[str, Any]
+
+    def asset(self, base: str) -> str:
+        """This pipeline's key of ``base`` (``trained_model`` -> ``trained_model_logreg``)."""
+        return f"{base}{self.asset_suffix}"
+
+
+def parse_pipelines(raw: dict[str, Any]) -> list[PipelineSpec]:
+    """Validate the ``pipelines:`` mapping of ``conf/training.yaml`` (pure).
+
+    Args:
+        raw: pipeline name -> its settings.
+
+    Returns:
+        The specs, in file order; the first one must have the empty suffix.
+
+    Raises:
+        ValueError: no pipeline, a missing or unknown key, a bad suffix, or two pipelines sharing
+            a suffix or a registered model (each message names the pipeline).
+    """
+    if not raw:
+        raise ValueError("conf/training.yaml: `pipelines` is empty; configure at least one")
+    specs = []
+    for name, settings in raw.items():
+        keys = set(settings or {})
+        if keys != _PIPELINE_KEYS:
+            raise ValueError(
+                f"pipeline '{name}': missing {sorted(_PIPELINE_KEYS - keys)}, "
+                f"unknown {sorted(keys - _PIPELINE_KEYS)}"
+            )
+        suffix = str(settings["asset_suffix"] or "")
+        if not _SUFFIX.match(suffix):
+            raise ValueError(
+                f"pipeline '{name}': asset_suffix {suffix!r} must be empty or like '_logreg'"
+            )
+        specs.append(
+            PipelineSpec(
+                name=str(name),
+                asset_suffix=suffix,
+                registered_model=str(settings["registered_model"]),
+                estimator=str(settings["estimator"]),
+                params=dict(settings["params"] or {}),
+            )
+        )
+    if specs[0].asset_suffix:
+        raise ValueError(
+            f"the first pipeline ('{specs[0].name}') must have an empty asset_suffix: its assets "
+            "keep the plain names the bento and the sensors depend on"
+        )
+    for attribute in ("asset_suffix", "registered_model"):
+        values = [getattr(spec, attribute) for spec in specs]
+        doubles = sorted({value for value in values if values.count(value) > 1})
+        if doubles:
+            raise ValueError(f"pipelines share the same {attribute}: {doubles}")
+    return specs
+
+
+@cache
+def pipeline_specs() -> tuple[PipelineSpec, ...]:
+    """The configured pipelines (``conf/training.yaml``), the default one first."""
+    return tuple(parse_pipelines(_PIPELINES))
+
+
+def pipeline_named(name: str) -> PipelineSpec:
+    """The pipeline called ``name``.
+
+    Raises:
+        KeyError: no such pipeline (the configured ones are listed).
+    """
+    for spec in pipeline_specs():
+        if spec.name == name:
+            return spec
+    raise KeyError(f"no pipeline '{name}'; configured: {[s.name for s in pipeline_specs()]}")
+
+
+_DEFAULT = parse_pipelines(_PIPELINES)[0]
 
 
 def _month(value: str, field: str) -> str:
@@ -52,10 +153,10 @@ class TrainingConfig(dg.Config):
         description="Last training month (YYYY-MM), before the holdout month.",
     )
     estimator: str = Field(
-        default=_MODEL["estimator"], description="Estimator name (twelve.modeling.ESTIMATORS)."
+        default=_DEFAULT.estimator, description="Estimator name (twelve.modeling.ESTIMATORS)."
     )
     params: dict[str, Any] = Field(
-        default=_MODEL["params"], description="The estimator's hyper-parameters."
+        default=_DEFAULT.params, description="The estimator's hyper-parameters."
     )
     seed: int = Field(default=_MODEL["seed"], description="Random seed of the estimator.")
     threshold: float = Field(
@@ -65,7 +166,7 @@ class TrainingConfig(dg.Config):
         description="Probability from which a flight is predicted late.",
     )
     registered_model: str = Field(
-        default=_MODEL["registered_model"], description="MLflow registered model to add to."
+        default=_DEFAULT.registered_model, description="MLflow registered model to add to."
     )
     feature_service: str = Field(
         default=_FEATURE_SERVICE,
@@ -86,6 +187,42 @@ class TrainingConfig(dg.Config):
     @classmethod
     def _valid_month(cls, value: str, info) -> str:
         return _month(value, info.field_name)
+
+
+_CONFIG_CLASSES: dict[str, type] = {}
+
+
+def training_config_class(spec: PipelineSpec) -> type[TrainingConfig]:
+    """The training config of a pipeline: ``TrainingConfig`` with that pipeline's defaults.
+
+    The first pipeline uses ``TrainingConfig`` itself; every other one a subclass whose estimator,
+    hyper-parameters and registered model default to its YAML entry (the launchpad shows them).
+    """
+    if spec == _DEFAULT:
+        return TrainingConfig
+    if spec.name in _CONFIG_CLASSES:  # one class per pipeline: Dagster names config types by it
+        return _CONFIG_CLASSES[spec.name]
+    class_name = "TrainingConfig" + "".join(part.title() for part in spec.name.split("_"))
+    _CONFIG_CLASSES[spec.name] = create_model(
+        class_name,
+        __base__=TrainingConfig,
+        __doc__=f"How the '{spec.name}' pipeline is trained (defaults: conf/training.yaml).",
+        estimator=(
+            str,
+            Field(
+                default=spec.estimator, description="Estimator name (twelve.modeling.ESTIMATORS)."
+            ),
+        ),
+        params=(
+            dict[str, Any],
+            Field(default=spec.params, description="The estimator's hyper-parameters."),
+        ),
+        registered_model=(
+            str,
+            Field(default=spec.registered_model, description="MLflow registered model to add to."),
+        ),
+    )
+    return _CONFIG_CLASSES[spec.name]
 
 
 class EvaluationConfig(dg.Config):

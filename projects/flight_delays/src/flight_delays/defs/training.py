@@ -8,8 +8,10 @@ their materialization metadata, so any of them can be re-run alone from the UI.
 
 import io
 import json
+import tempfile
 import time
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import dagster as dg
@@ -19,7 +21,14 @@ from threadpoolctl import threadpool_limits
 
 from flight_delays import contract, resources
 from flight_delays import paths as project_paths
-from flight_delays.config_training import EvaluationConfig, HoldoutConfig, TrainingConfig
+from flight_delays.config_training import (
+    EvaluationConfig,
+    HoldoutConfig,
+    PipelineSpec,
+    TrainingConfig,
+    pipeline_specs,
+    training_config_class,
+)
 from flight_delays.ingest import write_parquet
 from flight_delays.training_set import training_set_path
 from twelve import evaluation, manifest, modeling
@@ -188,7 +197,17 @@ class _Scored:
 
 
 def _versioned_inputs(dvc: DvcResource) -> tuple[str, str]:
-    """The md5 of the training set and the DVC md5 of the holdout, checked against the files."""
+    """The DVC md5 of the training set and of the holdout, checked against the files.
+
+    The training set is versioned (``dvc add`` + push) here when its current content is not yet:
+    `twelve reproduce` restores it from the DVC remote by the md5 in the run's manifest.
+    """
+    path = training_set_path()
+    if not path.is_file():
+        raise dg.Failure(description=f"the training set {path} does not exist: materialize it")
+    training_md5 = manifest.file_md5(path)
+    if dvc.version_of(path) != training_md5:
+        training_md5 = _track(dvc, path)
     holdout_md5 = dvc.version_of(holdout_path())
     if holdout_md5 is None:
         raise dg.Failure(description=f"{holdout_path()} is not versioned: materialize holdout_set")
@@ -197,7 +216,7 @@ def _versioned_inputs(dvc: DvcResource) -> tuple[str, str]:
             description=f"{holdout_path()} changed since it was versioned: "
             "rematerialize holdout_set"
         )
-    return manifest.file_md5(training_set_path()), holdout_md5
+    return training_md5, holdout_md5
 
 
 def _training_rows(config: TrainingConfig, holdout: pd.DataFrame) -> pd.DataFrame:
@@ -261,11 +280,21 @@ def _log_run(
     scored: _Scored,
     holdout: pd.DataFrame,
     run_manifest: dict[str, Any],
+    extra_tags: dict[str, str],
 ):
-    """One MLflow run with params, metrics, plots, manifest and model; returns (run, model)."""
+    """One MLflow run with params, metrics, plots, predictions, manifest and model.
+
+    Returns:
+        (run, model info).
+    """
     import mlflow as mlflow_api
 
-    with mlflow.start_run(run_name=run_name, tags=manifest.manifest_tags(run_manifest)) as run:
+    tags = {
+        **manifest.manifest_tags(run_manifest),
+        **extra_tags,
+        evaluation.PREDICTIONS_FINGERPRINT_TAG: evaluation.predictions_fingerprint(scored.proba),
+    }
+    with mlflow.start_run(run_name=run_name, tags=tags) as run:
         mlflow_api.log_params(
             {
                 "estimator": config.estimator,
@@ -297,6 +326,19 @@ def _log_run(
         for path, figure in figures.items():
             mlflow_api.log_figure(figure, path)
         mlflow_api.log_text(scored.importance.to_csv(index=False), "feature_importance.csv")
+        # What the leaderboard overlays and `twelve reproduce` compares: per-flight predictions
+        # on the holdout, and the ROC curve's points (small, read without loading the model).
+        with tempfile.TemporaryDirectory() as folder:
+            predictions = Path(folder) / evaluation.PREDICTIONS_ARTIFACT.rsplit("/", 1)[-1]
+            evaluation.predictions_frame(
+                holdout["flight_id"], scored.labels, scored.proba
+            ).to_parquet(predictions, index=False)
+            mlflow_api.log_artifact(
+                str(predictions), evaluation.PREDICTIONS_ARTIFACT.rsplit("/", 1)[0]
+            )
+        mlflow_api.log_dict(
+            evaluation.roc_points(scored.labels, scored.proba), evaluation.ROC_POINTS_ARTIFACT
+        )
         mlflow_api.log_dict(run_manifest, "manifest.json")
         model = mlflow.log_sklearn_pipeline(
             scored.pipeline, signature=_signature(), input_example=_input_example(holdout)
@@ -304,29 +346,13 @@ def _log_run(
     return run, model
 
 
-@dg.asset(
-    deps=[dg.AssetDep("training_set"), dg.AssetDep("holdout_set")],
-    group_name=GROUP,
-    code_version="1",
-    kinds={"scikitlearn", "mlflow"},
-)
-def trained_model(
+def _train(
     context: dg.AssetExecutionContext,
     config: TrainingConfig,
     mlflow: MlflowResource,
     dvc: DvcResource,
+    spec: PipelineSpec,
 ) -> dg.MaterializeResult:
-    """The flight-delay model: a scikit-learn Pipeline (imputation, encoding, scaling where needed,
-    then the configured estimator) fitted on the training months, registered in MLflow.
-
-    Every run is tracked automatically: params, holdout metrics (ROC AUC, PR AUC, log loss,
-    Brier, accuracy/precision/recall at the threshold), plots (ROC, calibration, feature
-    importance), the model with its signature and an input example, and the run manifest (git
-    commit and dirty flag, DVC md5 of every raw input, training-set and holdout hashes, feature
-    service, config hash, uv.lock hash, Dagster run id) as `twelve.*` tags and `manifest.json`.
-    The model becomes a new version of the registered model; if anything fails after the version
-    was created, the version is deleted and the run marked failed.
-    """
     try:
         mlflow.ensure_available()  # before the fit: an outage fails in seconds, not after it
     except MlflowUnavailableError as error:
@@ -343,11 +369,12 @@ def trained_model(
     run_manifest = _run_manifest(context, config, training_md5, holdout_md5)
     run, model = _log_run(
         mlflow,
-        f"{config.estimator}-{context.run.run_id[:8]}",
+        f"{spec.name}-{context.run.run_id[:8]}",
         config,
         scored,
         holdout,
         run_manifest,
+        pipeline_tags(spec),
     )
     run_id, experiment_id = run.info.run_id, run.info.experiment_id
 
@@ -402,42 +429,14 @@ def _holdout_version(dvc: DvcResource, md5: str) -> pd.DataFrame:
     return pd.read_parquet(io.BytesIO(dvc.read_version(md5)))
 
 
-@dg.asset(
-    deps=[dg.AssetDep("trained_model"), dg.AssetDep("holdout_set")],
-    group_name=GROUP,
-    code_version="1",
-    kinds={"mlflow"},
-    check_specs=[
-        dg.AssetCheckSpec(
-            evaluation.BEATS_BASELINE,
-            asset="model_evaluation",
-            blocking=True,
-            description="The candidate's ROC AUC beats the carrier-late-rate baseline's.",
-        ),
-        dg.AssetCheckSpec(
-            evaluation.MEETS_MIN_ROC_AUC,
-            asset="model_evaluation",
-            blocking=True,
-            description="The candidate's ROC AUC reaches the configured minimum.",
-        ),
-    ],
-)
-def model_evaluation(
+def _evaluate(
     context: dg.AssetExecutionContext,
     config: EvaluationConfig,
     mlflow: MlflowResource,
     dvc: DvcResource,
+    spec: PipelineSpec,
 ) -> dg.MaterializeResult:
-    """The newest model version scored on the versioned holdout, next to the naive baseline and
-    the current champion scored on the same holdout.
-
-    The version is loaded back from the MLflow registry (what will be served is what is
-    evaluated). Blocking checks: it must beat the naive baseline (the carrier's 28-day late
-    rate) and reach the configured minimum ROC AUC; if either fails, `model_alias` does not run
-    and every alias stays where it was. The outcome is also recorded on the model version
-    (`twelve.gate`) and its run (baseline and champion metrics).
-    """
-    trained = _latest_metadata(context, "trained_model")
+    trained = _latest_metadata(context, spec.asset("trained_model"))
     name, version = trained["registered_model"], str(trained["model_version"])
     threshold = float(trained["threshold"])
     holdout_md5 = str(trained["holdout_md5"])
@@ -519,22 +518,10 @@ def model_evaluation(
 
 
 # --------------------------------------------------------------------------------------- alias
-@dg.asset(
-    deps=[dg.AssetDep("model_evaluation")],
-    group_name=GROUP,
-    code_version="1",
-    kinds={"mlflow"},
-)
-def model_alias(context: dg.AssetExecutionContext, mlflow: MlflowResource) -> dg.MaterializeResult:
-    """The gate's outcome in the registry: the evaluated version becomes `champion` when there is
-    none yet, else `challenger`.
-
-    Runs only when the evaluation's blocking checks passed; the decision is made again from the
-    evaluation's metrics (so running this asset alone cannot promote a failed model), and a
-    refused model leaves every alias as it was. Promoting a challenger to champion is a
-    deliberate, separate step.
-    """
-    evaluated = _latest_metadata(context, "model_evaluation")
+def _alias(
+    context: dg.AssetExecutionContext, mlflow: MlflowResource, spec: PipelineSpec
+) -> dg.MaterializeResult:
+    evaluated = _latest_metadata(context, spec.asset("model_evaluation"))
     name, version = evaluated["registered_model"], str(evaluated["model_version"])
     before = mlflow.aliases_of(name)
     held = sorted(alias for alias, holder in before.items() if str(holder) == version)
@@ -579,9 +566,132 @@ def _json(value: Any) -> dict[str, float]:
     return value if isinstance(value, dict) else json.loads(value)
 
 
+# ------------------------------------------------------------------------------------ pipelines
+def pipeline_tags(spec: PipelineSpec) -> dict[str, str]:
+    """The run tags that say which pipeline (and which asset) made a run."""
+    return {"twelve.pipeline": spec.name, "twelve.asset": spec.asset("trained_model")}
+
+
+def _gate_check_specs(evaluation_key: str) -> list[dg.AssetCheckSpec]:
+    return [
+        dg.AssetCheckSpec(
+            evaluation.BEATS_BASELINE,
+            asset=evaluation_key,
+            blocking=True,
+            description="The candidate's ROC AUC beats the carrier-late-rate baseline's.",
+        ),
+        dg.AssetCheckSpec(
+            evaluation.MEETS_MIN_ROC_AUC,
+            asset=evaluation_key,
+            blocking=True,
+            description="The candidate's ROC AUC reaches the configured minimum.",
+        ),
+    ]
+
+
+def pipeline_assets(spec: PipelineSpec) -> list[dg.AssetsDefinition]:
+    """The three assets of one pipeline: its model, its evaluation (with the gate), its alias.
+
+    Every pipeline reads the same training set and is scored on the same ``holdout_set``; only
+    the estimator, its hyper-parameters and the registered model differ (``conf/training.yaml``).
+
+    Args:
+        spec: the pipeline.
+
+    Returns:
+        ``trained_model<suffix>``, ``model_evaluation<suffix>``, ``model_alias<suffix>``.
+    """
+    config_class = training_config_class(spec)
+    model_key, evaluation_key = spec.asset("trained_model"), spec.asset("model_evaluation")
+    who = f"'{spec.name}' pipeline ({spec.estimator}, registered model `{spec.registered_model}`)"
+
+    @dg.asset(
+        name=model_key,
+        deps=[dg.AssetDep("training_set"), dg.AssetDep("holdout_set")],
+        group_name=GROUP,
+        code_version="1",
+        kinds={"scikitlearn", "mlflow"},
+        tags={"pipeline": spec.name},
+        description=f"""The model of the {who}: a scikit-learn Pipeline (imputation, encoding,
+scaling where needed, then the configured estimator) fitted on the training months, registered in
+MLflow.
+
+Every run is tracked automatically: params, holdout metrics (ROC AUC, PR AUC, log loss, Brier,
+accuracy/precision/recall at the threshold), plots (ROC, calibration, feature importance), the
+holdout predictions and ROC points (for the leaderboard and `twelve reproduce`), the model with its
+signature and an input example, and the run manifest (git commit and dirty flag, DVC md5 of every
+raw input, training-set and holdout hashes, feature service, config hash, uv.lock hash, Dagster
+run id) as `twelve.*` tags and `manifest.json`. The training set is versioned with DVC too, so any
+run can be reproduced from its manifest. The model becomes a new version of the registered model;
+if anything fails after the version was created, the version is deleted and the run marked
+failed.""",
+    )
+    def trained(
+        context: dg.AssetExecutionContext,
+        config: config_class,
+        mlflow: MlflowResource,
+        dvc: DvcResource,
+    ) -> dg.MaterializeResult:
+        return _train(context, config, mlflow, dvc, spec)
+
+    @dg.asset(
+        name=evaluation_key,
+        deps=[dg.AssetDep(model_key), dg.AssetDep("holdout_set")],
+        group_name=GROUP,
+        code_version="1",
+        kinds={"mlflow"},
+        tags={"pipeline": spec.name},
+        check_specs=_gate_check_specs(evaluation_key),
+        description=f"""The newest model version of the {who} scored on the versioned holdout,
+next to the naive baseline and the current champion scored on the same holdout.
+
+The version is loaded back from the MLflow registry (what will be served is what is evaluated).
+Blocking checks: it must beat the naive baseline (the carrier's 28-day late rate) and reach the
+configured minimum ROC AUC; if either fails, `{spec.asset("model_alias")}` does not run and every
+alias stays where it was. The outcome is also recorded on the model version (`twelve.gate`) and
+its run (baseline and champion metrics).""",
+    )
+    def evaluated(
+        context: dg.AssetExecutionContext,
+        config: EvaluationConfig,
+        mlflow: MlflowResource,
+        dvc: DvcResource,
+    ) -> dg.MaterializeResult:
+        return _evaluate(context, config, mlflow, dvc, spec)
+
+    @dg.asset(
+        name=spec.asset("model_alias"),
+        deps=[dg.AssetDep(evaluation_key)],
+        group_name=GROUP,
+        code_version="1",
+        kinds={"mlflow"},
+        tags={"pipeline": spec.name},
+        description=f"""The gate's outcome in the registry for the {who}: the evaluated version
+becomes `champion` when there is none yet, else `challenger`.
+
+Runs only when the evaluation's blocking checks passed; the decision is made again from the
+evaluation's metrics (so running this asset alone cannot promote a failed model), and a refused
+model leaves every alias as it was. Promoting a challenger to champion is a deliberate, separate
+step.""",
+    )
+    def aliased(context: dg.AssetExecutionContext, mlflow: MlflowResource) -> dg.MaterializeResult:
+        return _alias(context, mlflow, spec)
+
+    return [trained, evaluated, aliased]
+
+
+PIPELINE_ASSETS: dict[str, list[dg.AssetsDefinition]] = {
+    spec.name: pipeline_assets(spec) for spec in pipeline_specs()
+}
+# The first pipeline keeps the plain asset names the bento (and older tests) depend on.
+trained_model, model_evaluation, model_alias = PIPELINE_ASSETS[pipeline_specs()[0].name]
+
+
 def defs() -> dg.Definitions:
-    """The training assets, the gate's checks, and the `mlflow` and `dvc` resources they use."""
+    """The holdout, every configured pipeline's assets and checks, and the `mlflow` and `dvc`
+    resources they use."""
+    pipelines = [asset for assets in PIPELINE_ASSETS.values() for asset in assets]
     return dg.Definitions(
-        assets=[holdout_set, trained_model, model_evaluation, model_alias],
+        assets=[holdout_set, *pipelines],
         resources={"mlflow": resources.mlflow(), "dvc": resources.dvc()},
     )
