@@ -32,7 +32,7 @@ DBT_DIR := projects/flight_delays/dbt
 MANIFEST := $(DBT_DIR)/target/manifest.json
 LOCK_INPUTS := uv.lock pyproject.toml platform/pyproject.toml $(wildcard projects/*/pyproject.toml)
 
-.PHONY: help install browser services demo test test-reliability test-fast ui mlflow-ui lint format bench clean
+.PHONY: help install browser services demo test test-reliability test-fast ui serve mlflow-ui lint format bench clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -79,6 +79,9 @@ test-fast: install ## the tests not marked slow
 ui: install ## the Dagster UI on 127.0.0.1:$(UI_PORT), one code location per project
 	$(BIN)/dagster dev -w infra/workspace.yaml -h 127.0.0.1 -p $(UI_PORT)
 
+serve: install ## serve the newest flight-delay bento on 127.0.0.1:3001
+	$(BIN)/bentoml serve flight_delay:latest --host 127.0.0.1 --port 3001
+
 mlflow-ui: install ## the MLflow UI on 127.0.0.1:$(MLFLOW_PORT) over the embedded store
 	$(BIN)/mlflow ui --backend-store-uri sqlite:///$(TWELVE_HOME)/mlflow/mlflow.db \
 		--default-artifact-root $(TWELVE_HOME)/mlflow/artifacts -h 127.0.0.1 -p $(MLFLOW_PORT)
@@ -93,6 +96,7 @@ format: install ## apply ruff's fixes and formatting
 
 bench: install ## benchmarks with their conditions and ratios (not tests)
 	PYTHONWARNINGS=ignore::DeprecationWarning $(BIN)/python bench/pipeline.py
+	PYTHONWARNINGS=ignore::DeprecationWarning $(BIN)/python bench/serving.py
 
 clean: ## remove run state and derived data (keeps .venv and DVC-tracked pointers)
 	rm -rf $(TWELVE_HOME) data/features data/training $(DBT_DIR)/target

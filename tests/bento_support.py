@@ -20,6 +20,7 @@ from types import ModuleType
 import numpy as np
 import pandas as pd
 
+from flight_delays.contract import MODEL_INPUT_CONTRACT
 from twelve.paths import REPO_ROOT
 
 SERVICE_DIR = REPO_ROOT / "bentos" / "flight_delay"
@@ -35,12 +36,8 @@ MODEL_INPUT_COLUMNS = [
 ]  # fmt: skip
 CATEGORICAL = ["carrier", "origin", "dest", "plane_type", "plane_manufacturer", "plane_engine"]
 
-CONTRACT = {
-    "name": "flight_delay_model_input",
-    "columns": {
-        name: {"nullable": name not in MODEL_INPUT_COLUMNS[:7]} for name in MODEL_INPUT_COLUMNS
-    },
-}
+# The project's real model input contract: the served bento checks requests against it.
+CONTRACT = MODEL_INPUT_CONTRACT
 
 
 def load_service_module() -> ModuleType:
@@ -231,3 +228,104 @@ def package(registered: RegisteredModel, home: Path):
         contract=CONTRACT,
         reference_profile=registered.reference_profile,
     )
+
+
+# --------------------------------------------------------------------------- serving support
+FEATURE_TABLE_MONTHS = (1, 2)
+CARRIER_STAMP = pd.Timestamp("2013-02-28 05:00", tz="UTC")
+PLANE_STAMP = pd.Timestamp("2013-01-01 00:00", tz="UTC")
+
+
+@cache
+def feature_tables() -> dict[str, pd.DataFrame]:
+    """Real Jan-Feb 2013 weather, the real plane registry, and one carrier row per carrier.
+
+    In the dbt output schemas (UTC ``event_timestamp``); the carrier record is January's late
+    rate, stamped at the end of the data so it is the online value.
+    """
+    from flight_delays import ingest
+
+    weather = ingest.read_weather()
+    weather = weather[weather["month"].isin(FEATURE_TABLE_MONTHS)]
+    weather = weather.drop_duplicates(["origin", "time_hour"], keep="last")
+    weather = weather.rename(columns={"time_hour": "event_timestamp"})[
+        ["origin", "event_timestamp", *MODEL_INPUT_COLUMNS[7:16]]
+    ].reset_index(drop=True)
+    planes = ingest.read_planes().rename(
+        columns={
+            "year": "plane_year",
+            "seats": "plane_seats",
+            "engines": "plane_engines",
+            "type": "plane_type",
+            "manufacturer": "plane_manufacturer",
+            "engine": "plane_engine",
+        }
+    )[["tailnum", *MODEL_INPUT_COLUMNS[16:22]]]
+    planes = planes.astype(
+        {"plane_year": "float64", "plane_seats": "int64", "plane_engines": "int64"}
+    )
+    planes.insert(1, "event_timestamp", PLANE_STAMP)
+    january = training_rows()
+    carriers = (
+        january.groupby("carrier")["is_late"]
+        .agg(carrier_late_rate_28d="mean", carrier_flights_28d="count")
+        .reset_index()
+    )
+    carriers.insert(1, "event_timestamp", CARRIER_STAMP)
+    carriers["carrier_flights_28d"] = carriers["carrier_flights_28d"].astype("int64")
+    return {
+        "weather_features": weather,
+        "plane_features": planes.reset_index(drop=True),
+        "carrier_features": carriers,
+    }
+
+
+def build_feature_store(root: Path, home: Path):
+    """Apply the real feature repo over :func:`feature_tables` and materialize it into ``home``.
+
+    Returns:
+        The ``FeastResource`` (registry and online store in ``home``, as a bento expects).
+    """
+    import shutil
+
+    from twelve.features import FeastResource
+
+    repo = root / "feature_repo"
+    shutil.copytree(REPO_ROOT / "feature_repo", repo, ignore=shutil.ignore_patterns("__pycache__"))
+    data = root / "data"
+    (data / "features").mkdir(parents=True, exist_ok=True)
+    for name, frame in feature_tables().items():
+        frame.to_parquet(data / "features" / f"{name}.parquet", index=False)
+    feast = FeastResource(repo_path=str(repo), data_dir=str(data), state_dir=str(home))
+    feast.apply()
+    start, end = feast.data_time_range("flight_delay_v1")
+    feast.materialize(start, end + pd.Timedelta(seconds=1))
+    return feast
+
+
+def online_values(key: str, value: str) -> dict:
+    """The latest row of a feature table for one entity key (what the online store holds)."""
+    table = {
+        "origin": "weather_features",
+        "tailnum": "plane_features",
+        "carrier": "carrier_features",
+    }[key]
+    frame = feature_tables()[table]
+    rows = frame[frame[key] == value].sort_values("event_timestamp")
+    if rows.empty:
+        return {}
+    return rows.iloc[-1].drop([key, "event_timestamp"]).to_dict()
+
+
+def raw_holdout_flights(count: int = 40) -> pd.DataFrame:
+    """February flights by their raw request fields, with the calendar dbt derives for them."""
+    from flight_delays import ingest
+
+    flights = ingest.read_flights()
+    flights = flights[(flights["month"] == 2)].dropna(subset=["dep_time", "arr_delay"])
+    flights = flights.iloc[:: max(1, len(flights) // count)].head(count).copy()
+    scheduled = flights["time_hour"] + pd.to_timedelta(flights["minute"], unit="min")
+    flights["scheduled_departure"] = scheduled
+    flights["day_of_week"] = pd.to_datetime(flights[["year", "month", "day"]]).dt.dayofweek
+    flights["sched_dep_hour"] = flights["hour"]
+    return flights.reset_index(drop=True)

@@ -16,6 +16,7 @@ import pytest
 from bento_support import (
     MODEL_INPUT_COLUMNS,
     THRESHOLD,
+    build_feature_store,
     fit_pipeline,
     holdout_rows,
     package,
@@ -60,9 +61,12 @@ def _wait_ready(url: str, server: subprocess.Popen, log_file: Path) -> float:
     pytest.fail(f"/readyz not ready after {READY_TIMEOUT_S} s:\n{log_file.read_text()[-4000:]}")
 
 
-def test_served_bento_predicts_holdout_rows_like_the_pipeline(tmp_path: Path):
+def test_served_bento_predicts_holdout_rows_like_the_pipeline(tmp_path: Path, monkeypatch):
     import bentoml
 
+    # The service is ready only with its feature store: one in a throw-away TWELVE_HOME.
+    monkeypatch.setenv("TWELVE_HOME", str(tmp_path / "home"))
+    build_feature_store(tmp_path, tmp_path / "home")
     pipeline = fit_pipeline(training_rows())
     registered = register_model(tmp_path / "mlflow", pipeline)
     home = tmp_path / "bentoml"
@@ -97,6 +101,8 @@ def test_served_bento_predicts_holdout_rows_like_the_pipeline(tmp_path: Path):
         print(f"bento {built.tag} ready after {ready_after:.1f} s")
         with bentoml.SyncHTTPClient(url, timeout=30) as client:
             answer = client.predict_features(rows=_records(holdout))
+        # The served bento records the TWELVE_HOME it was built for (feature store, profiles).
+        assert (tmp_path / "home" / "feast_online_store.db").is_file()
     finally:
         os.killpg(server.pid, signal.SIGTERM)
         try:

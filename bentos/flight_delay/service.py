@@ -3,22 +3,46 @@
 Factor 12: every registered model version becomes a bento that `bentoml serve` runs as is. The
 fitted scikit-learn Pipeline (preprocessing + estimator) is loaded from the bento's model store, so
 the very preprocessing fitted at training time travels with the model; nothing is re-implemented
-here. The model to load is a *bento argument* (`bentoml build --arg model_tag=...`): it is fixed
-at build time, written into the bento, and read back when the bento is served.
+here. The model to load is a *bento argument* (`bentoml build --arg model_tag=...`).
 
-This file is self-contained on purpose: a bento ships only this folder, not the `twelve` or
-`flight_delays` packages (their Dagster/Feast dependencies do not belong in the serving image).
+Endpoints:
 
-For now the service scores already-assembled feature rows (`/predict_features`, also the entry
-point for batch scoring and the parity test). Fetching entity features from Feast, the pandera
-contract and monitoring come with the serving issue; the contract and the training reference
-profile already travel inside the bento model (`contract.json`, `reference_profile/`).
-Health: BentoML's own `/livez`, and `/readyz` once `__init__` has loaded the model.
+- `POST /predict`: flights by their raw request fields (carrier, origin, dest, tail number,
+  scheduled departure, distance). The service derives the calendar features (local hour, day of
+  week, month, as dbt does for training), fetches the entity features (weather at the origin,
+  plane attributes, carrier record) from the Feast online store by key, checks the model input
+  against the pandera contract the model was trained with (embedded in the BentoML model), and
+  answers probability and label per flight, with the model version and the bento tag.
+  The online store holds the *latest* value per key (what `online_features` materialized): a
+  flight is scored with the current weather and carrier record, whatever its scheduled time.
+  **Unknown entity key** (a tail number, airport or carrier the online store has no record of):
+  the flight is scored with those features missing, exactly as training saw a flight whose plane
+  is not in the registry (the fitted imputers fill them), and the prediction names the keys in
+  `unknown_entities` (also counted in `/metrics`). An unknown *category* (a carrier the contract
+  does not list) is a contract violation instead.
+- `POST /predict_features`: already-assembled model input rows (batch scoring, parity test).
+
+Errors (never a 500 for bad input): a body that is not JSON -> 400 (415 for another content type);
+a field of the wrong type, missing, unknown or breaking the contract -> 422 whose body lists each
+field and why; `Authorization: Bearer <token>` required when `TWELVE_SERVING_TOKEN` is set (401).
+Health: `/livez`; `/readyz` answers 200 only once the model and the feature store are loaded.
+Monitoring: every scored row (inputs and outputs) is buffered and profiled with whylogs in the
+background once per interval into `<TWELVE_HOME>/serving_profiles/<model version>/`; Prometheus
+metrics on `/metrics` (BentoML's request metrics plus `flight_delay_*`).
+
+The generic parts (Feast lookups, contract gate, profiling, metrics, middlewares) are
+`twelve.serving`, copied into the bento when it is built: the bento does not install `twelve`.
 """
 
 from __future__ import annotations
 
-from typing import Annotated, get_args
+import json
+import os
+import threading
+import time
+from datetime import datetime
+from pathlib import Path
+from typing import Annotated, Any, get_args
 
 import bentoml
 from pydantic import BaseModel, ConfigDict, Field
@@ -26,11 +50,19 @@ from pydantic import BaseModel, ConfigDict, Field
 with bentoml.importing():
     import joblib
     import pandas as pd
+    from starlette.responses import JSONResponse
+
+    from twelve import serving as runtime
 
 SERVICE_NAME = "flight_delay"
 # Must match what `twelve.bento.package_model_version` writes into the BentoML model folder.
 PIPELINE_FILE = "pipeline.joblib"
+CONTRACT_FILE = "contract.json"
 DEFAULT_MODEL_TAG = "flight_delays:latest"
+API_PATHS = ("/predict", "/predict_features")
+# What dbt writes for a flight without a tail number (stg_flights): the same key at serving.
+UNKNOWN_TAILNUM = "UNKNOWN"
+SERVICE_DIR = Path(__file__).resolve().parent
 
 
 class BentoArguments(BaseModel):
@@ -143,6 +175,11 @@ class FlightPrediction(BaseModel):
 
     probability: float = Field(description="Probability that the flight arrives > 15 min late.")
     label: int = Field(description="1 when probability >= the model's threshold, else 0.")
+    unknown_entities: list[str] = Field(
+        default_factory=list,
+        description="Join keys (tailnum, origin, carrier) the online store has no record of: "
+        "their features were missing and imputed by the model, as in training.",
+    )
 
 
 class PredictionResponse(BaseModel):
@@ -155,12 +192,56 @@ class PredictionResponse(BaseModel):
     bento_tag: str | None = Field(description="Tag of the served bento; null outside a bento.")
 
 
-def rows_to_frame(rows: list[FeatureRow], columns: list[str] | None = None) -> pd.DataFrame:
-    """The model input frame, typed the way the training set is read from parquet.
+class FlightRequest(BaseModel):
+    """One flight as a caller knows it when it is scheduled."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    carrier: str = Field(description="Two-letter carrier code, e.g. UA.")
+    origin: str = Field(description="New York origin airport: EWR, JFK or LGA.")
+    dest: str = Field(description="Destination airport code, e.g. IAH.")
+    tailnum: str | None = Field(
+        default=None, description="Tail number of the plane; missing means unknown (UNKNOWN)."
+    )
+    scheduled_departure: datetime = Field(
+        description="Scheduled departure, ISO 8601. Without an offset it is the local time at "
+        "the origin (America/New_York)."
+    )
+    distance: float = Field(description="Great-circle distance in miles.")
+
+
+# The same flight as EXAMPLE_INPUT: UA 1545 EWR -> IAH, 2013-01-01 05:15 local time.
+EXAMPLE_FLIGHTS: list[dict] = [
+    {
+        "carrier": "UA",
+        "origin": "EWR",
+        "dest": "IAH",
+        "tailnum": "N14228",
+        "scheduled_departure": "2013-01-01T05:15:00-05:00",
+        "distance": 1400.0,
+    }
+]
+
+
+def records_to_frame(records: list[dict[str, Any]], columns: list[str]) -> pd.DataFrame:
+    """Model input rows (mappings) as the frame the pipeline reads, typed as in training.
 
     Required whole numbers are int64, other numbers float64 with NaN for gaps (whatever this
     batch holds), text gaps None in object columns: the dtypes pandas gives the training parquet
-    file, so the fitted pipeline sees the same kinds of values for any batch.
+    file, so the fitted pipeline sees the same kinds of values for any batch. Both endpoints
+    build their frame here, so `/predict` and `/predict_features` cannot differ in typing.
+    """
+    return typed_frame(pd.DataFrame.from_records(records, columns=list(columns)))
+
+
+def typed_frame(frame: pd.DataFrame) -> pd.DataFrame:
+    """``frame`` with its numeric columns cast to the training dtypes (int64 / float64)."""
+    present = {name: dtype for name, dtype in NUMERIC_DTYPES.items() if name in frame.columns}
+    return frame.astype(present)
+
+
+def rows_to_frame(rows: list[FeatureRow], columns: list[str] | None = None) -> pd.DataFrame:
+    """The model input frame of validated feature rows (see :func:`records_to_frame`).
 
     Args:
         rows: validated feature rows.
@@ -169,10 +250,47 @@ def rows_to_frame(rows: list[FeatureRow], columns: list[str] | None = None) -> p
     Returns:
         One row per input row.
     """
-    records = [row.model_dump() for row in rows]
-    frame = pd.DataFrame.from_records(records, columns=list(columns or FEATURE_COLUMNS))
-    present = {name: dtype for name, dtype in NUMERIC_DTYPES.items() if name in frame.columns}
-    return frame.astype(present)
+    return records_to_frame([row.model_dump() for row in rows], list(columns or FEATURE_COLUMNS))
+
+
+def request_features(flights: pd.DataFrame, timezone: str) -> pd.DataFrame:
+    """The request features of raw flights: as given, plus the calendar of the schedule.
+
+    Args:
+        flights: columns carrier, origin, dest, tailnum, scheduled_departure, distance.
+        timezone: local time zone of the schedule.
+
+    Returns:
+        carrier, origin, dest, distance, sched_dep_hour, day_of_week, month, and tailnum (the
+        plane's key: missing or blank -> UNKNOWN, as dbt's stg_flights writes it).
+    """
+    calendar = runtime.calendar_features(flights["scheduled_departure"], timezone)
+    tailnum = flights["tailnum"].astype(object)
+    blank = tailnum.isna() | (tailnum.astype(str).str.strip() == "")
+    return pd.DataFrame(
+        {
+            "carrier": flights["carrier"],
+            "origin": flights["origin"],
+            "dest": flights["dest"],
+            "distance": flights["distance"].astype("float64"),
+            "sched_dep_hour": calendar["hour"],
+            "day_of_week": calendar["day_of_week"],
+            "month": calendar["month"],
+            "tailnum": tailnum.where(~blank, UNKNOWN_TAILNUM).astype(str).str.strip(),
+        },
+        index=flights.index,
+    )
+
+
+def _count_rejections(problems: list[dict[str, str]]) -> None:
+    # Called by RequestErrorMiddleware (which has no access to the service instance).
+    metrics = _ACTIVE.get("metrics")
+    if metrics is not None:
+        for problem in problems:
+            metrics.rejections.labels(problem["field"], problem["kind"]).inc()
+
+
+_ACTIVE: dict[str, Any] = {}
 
 
 @bentoml.service(name=SERVICE_NAME, workers=1, traffic={"timeout": 30})
@@ -204,6 +322,83 @@ class FlightDelay:
         if sorted(classes) != [0, 1]:
             raise RuntimeError(f"expected a binary classifier of 0/1 (is_late), got {classes}")
         self.late_column = classes.index(1)
+        self._start_runtime(metadata)
+
+    # ------------------------------------------------------------------ runtime (server only)
+    def _start_runtime(self, metadata: dict[str, Any]) -> None:
+        """Contract gate, metrics, monitoring and the feature store (loaded in the background)."""
+        environ = os.environ
+        runtime.silence_client_error_tracebacks()
+        self.config = runtime.load_serving_config(SERVICE_DIR, environ)
+        contract_file = Path(self.bento_model.path_of(CONTRACT_FILE))
+        self.contract = json.loads(contract_file.read_text())
+        self.gate = (
+            runtime.ContractGate(self.contract, self.config["max_unknown_category_share"])
+            if runtime.env_flag(environ, runtime.CONTRACT_ENV)
+            else None
+        )
+        self.metrics = runtime.ServingMetrics(SERVICE_NAME)
+        self.metrics.info.labels(
+            self.registered_model,
+            self.model_version,
+            str(self.bento_model.tag),
+            self.bento_tag or "",
+        ).set(1)
+        self.sampler = runtime.ProcessSampler(self.metrics)
+        self.sampler.start()
+        _ACTIVE["metrics"] = self.metrics
+        self.monitor = None
+        if runtime.env_flag(environ, runtime.MONITORING_ENV):
+            monitoring = self.config["monitoring"]
+            interval = float(
+                environ.get(runtime.PROFILE_INTERVAL_ENV) or monitoring["interval_seconds"]
+            )
+            reference = metadata.get("reference_profile") or {}
+            self.monitor = runtime.ProfileRoller(
+                Path(self.config["twelve_home"]) / runtime.SERVING_PROFILES_DIR,
+                self.bento_model.tag.version,
+                interval_seconds=interval,
+                max_buffer_rows=monitoring["max_buffer_rows"],
+                on_flush=self.metrics.observe_flush,
+                extra={
+                    "registered_model": self.registered_model,
+                    "mlflow_model_version": self.model_version,
+                    "model_tag": str(self.bento_model.tag),
+                    "bento_tag": self.bento_tag,
+                    "reference_profile_version": reference.get("version"),
+                    "reference_profile_file": (
+                        str(self.bento_model.path_of(reference["file"]))
+                        if reference.get("file")
+                        else None
+                    ),
+                    "feature_columns": list(self.columns),
+                },
+            )
+            self.monitor.start()
+        self.features = runtime.OnlineFeatures(
+            self.config["feature_store"], self.config["feature_service"]
+        )
+        self.feature_store_error: str | None = None
+        # Feast takes seconds to import and open: /livez answers meanwhile, /readyz waits.
+        threading.Thread(target=self._load_features, name="feast-loader", daemon=True).start()
+
+    def _load_features(self) -> None:
+        try:
+            self.features.load()
+        except Exception as error:  # reported by /readyz and /predict, logged with its cause
+            self.feature_store_error = f"{type(error).__name__}: {error}"
+            runtime.log.exception("the feature store could not be loaded")
+
+    def __is_ready__(self) -> bool:
+        """Ready once the model (in ``__init__``) and the feature store are loaded."""
+        return self.features.loaded
+
+    @bentoml.on_shutdown
+    def _flush_monitoring(self) -> None:
+        """Profile the rows still buffered before the worker exits."""
+        self.sampler.stop()
+        if self.monitor is not None:
+            self.monitor.stop()
 
     @property
     def bento_tag(self) -> str | None:
@@ -213,20 +408,98 @@ class FlightDelay:
             return None
         return f"{context.bento_name}:{context.bento_version}"
 
-    def score(self, rows: list[FeatureRow]) -> PredictionResponse:
-        """Probability and label for each row (the API's logic, callable without a server)."""
-        frame = rows_to_frame(rows, self.columns)
-        probabilities = self.pipeline.predict_proba(frame)[:, self.late_column]
+    # ------------------------------------------------------------------ scoring (pure)
+    def probabilities(self, frame: pd.DataFrame) -> list[float]:
+        """Probability of a late arrival for each row of a model input frame."""
+        return [float(p) for p in self.pipeline.predict_proba(frame)[:, self.late_column]]
+
+    def response(
+        self, probabilities: list[float], unknown: list[list[str]] | None = None
+    ) -> PredictionResponse:
+        """The answer for scored rows."""
+        unknown = unknown or [[] for _ in probabilities]
         return PredictionResponse(
             predictions=[
-                FlightPrediction(probability=float(p), label=int(p >= self.threshold))
-                for p in probabilities
+                FlightPrediction(
+                    probability=p, label=int(p >= self.threshold), unknown_entities=keys
+                )
+                for p, keys in zip(probabilities, unknown, strict=True)
             ],
             threshold=self.threshold,
             model_version=self.model_version,
             registered_model=self.registered_model,
             bento_tag=self.bento_tag,
         )
+
+    def score(self, rows: list[FeatureRow]) -> PredictionResponse:
+        """Probability and label for each row (the API's logic, callable without a server)."""
+        return self.response(self.probabilities(rows_to_frame(rows, self.columns)))
+
+    def assemble(self, flights: list[FlightRequest]) -> tuple[pd.DataFrame, list[list[str]]]:
+        """The model input of raw flights: request features + online features by entity key.
+
+        Returns:
+            The model input frame (as `/predict_features` would build it) and, per flight, the
+            join keys the online store has no record of.
+        """
+        raw = pd.DataFrame([flight.model_dump() for flight in flights])
+        request = request_features(raw, self.config["local_timezone"])
+        keys = request[self.features.join_keys].to_dict("records")
+        lookup = self.features.fetch(keys)
+        columns = {name: request[name].tolist() for name in request.columns}
+        columns.update(lookup.features)
+        return typed_frame(pd.DataFrame(columns, columns=self.columns)), lookup.unknown
+
+    def checked_answer(
+        self,
+        endpoint: str,
+        frame: pd.DataFrame,
+        started: float,
+        unknown: list[list[str]] | None = None,
+    ) -> PredictionResponse | JSONResponse:
+        """Contract, model, monitoring and metrics for one request's model input."""
+        if self.gate is not None:
+            problems = self.gate.problems(frame)
+            if problems:
+                for problem in problems:
+                    self.metrics.rejections.labels(problem.field, problem.kind).inc()
+                body = runtime.violation_body(problems, self.contract.get("name", "contract"))
+                return JSONResponse(body, status_code=422)
+        probabilities = self.probabilities(frame)
+        answer = self.response(probabilities, unknown)
+        if self.monitor is not None:
+            scored = frame.assign(
+                probability=probabilities, label=[p.label for p in answer.predictions]
+            )
+            self.monitor.add(scored)
+        for keys in unknown or []:
+            for key in keys:
+                self.metrics.unknown_entities.labels(key).inc()
+        self.metrics.rows.labels(endpoint).inc(len(frame))
+        self.metrics.latency.labels(endpoint).observe(time.perf_counter() - started)
+        return answer
+
+    def _not_ready(self) -> JSONResponse:
+        reason = self.feature_store_error or "still loading"
+        return JSONResponse(
+            {"error": f"the feature store is not available: {reason}"}, status_code=503
+        )
+
+    # ------------------------------------------------------------------ the API
+    @bentoml.api
+    def predict(
+        self,
+        flights: Annotated[
+            list[FlightRequest],
+            Field(min_length=1, max_length=10_000, examples=[EXAMPLE_FLIGHTS]),
+        ],
+    ) -> PredictionResponse:
+        """Score flights given by their raw fields; entity features come from the online store."""
+        started = time.perf_counter()
+        if not self.features.loaded:
+            return self._not_ready()
+        frame, unknown = self.assemble(flights)
+        return self.checked_answer("predict", frame, started, unknown)
 
     @bentoml.api
     def predict_features(
@@ -237,4 +510,12 @@ class FlightDelay:
         ],
     ) -> PredictionResponse:
         """Score flights whose model input is already assembled (batch scoring, parity test)."""
-        return self.score(rows)
+        started = time.perf_counter()
+        return self.checked_answer("predict_features", rows_to_frame(rows, self.columns), started)
+
+
+# Outermost first: the token is checked before anything is parsed.
+FlightDelay.add_asgi_middleware(runtime.BearerAuthMiddleware, protected=API_PATHS)
+FlightDelay.add_asgi_middleware(
+    runtime.RequestErrorMiddleware, protected=API_PATHS, on_rejection=_count_rejections
+)

@@ -656,26 +656,18 @@ def package_model_version(
     home, service_dir = Path(home).resolve(), Path(service_dir).resolve()
     bentofile = read_bentofile(service_dir)
     model_tag = bentoml_model_tag(ref)
-    bento_tag = bento_tag_for(bentofile["name"], model_tag, service_digest(service_dir))
-    with _locked(home):
-        # Each step only when its result is missing (a model deleted by hand is imported again).
-        imported = not model_exists(home, model_tag)
-        if imported:
-            _import_version(
-                home,
-                service_dir,
-                client,
-                tracking_uri,
-                ref,
-                model_tag,
-                threshold,
-                contract,
-                reference_profile,
-                timeout,
-            )
-        built = not bento_exists(home, bento_tag)
-        if built:
-            build_bento(home, service_dir, bento_tag, model_tag, timeout)
+    scratch = tempfile.TemporaryDirectory(prefix="twelve-bento-context-")
+    try:
+        # The bento is built from a staged copy: the service folder plus what it runs from the
+        # platform; the tag follows all of it (a change to twelve.serving builds a new bento).
+        context = stage_build_context(service_dir, Path(scratch.name) / "context")
+        bento_tag = bento_tag_for(bentofile["name"], model_tag, service_digest(context))
+        imported, built = _import_and_build(
+            home, service_dir, context, client, tracking_uri, ref, model_tag, bento_tag,
+            threshold, contract, reference_profile, timeout,
+        )  # fmt: skip
+    finally:
+        scratch.cleanup()
     if not (imported or built):
         log.info("bento %s of %s exists: nothing imported or built", bento_tag, ref.model_uri)
     path = bento_dir(home, bento_tag)
@@ -697,6 +689,88 @@ def package_model_version(
         serve_command=serve_command(home, bento_tag),
         seconds=time.perf_counter() - started,
     )
+
+
+def _import_and_build(
+    home: Path,
+    service_dir: Path,
+    context: Path,
+    client,
+    tracking_uri: str,
+    ref: ModelVersionRef,
+    model_tag: str,
+    bento_tag: str,
+    threshold: float,
+    contract: Mapping[str, Any],
+    reference_profile: Path,
+    timeout: float,
+) -> tuple[bool, bool]:
+    with _locked(home):
+        # Each step only when its result is missing (a model deleted by hand is imported again).
+        imported = not model_exists(home, model_tag)
+        if imported:
+            _import_version(
+                home,
+                service_dir,
+                client,
+                tracking_uri,
+                ref,
+                model_tag,
+                threshold,
+                contract,
+                reference_profile,
+                timeout,
+            )
+        built = not bento_exists(home, bento_tag)
+        if built:
+            build_bento(home, context, bento_tag, model_tag, timeout)
+    return imported, built
+
+
+def stage_build_context(service_dir: Path, target: Path, state_dir: Path | None = None) -> Path:
+    """Copy a service folder into ``target`` with what its bento runs from the platform.
+
+    Added to the copy: the modules of ``twelve`` the service imports
+    (``twelve.serving.VENDORED_MODULES``, as the package ``twelve``: the bento does not install
+    the platform, whose Dagster and dbt dependencies do not belong in a serving image), and, when
+    the folder has a ``serving.yaml``, ``serving_config.json``: the feature store location for
+    ``state_dir`` (default ``TWELVE_HOME``), the feature service and the monitoring settings.
+
+    Args:
+        service_dir: the service folder (``bentofile.yaml``, ``service.py``...).
+        target: a folder that does not exist yet.
+        state_dir: the ``TWELVE_HOME`` to record.
+
+    Returns:
+        ``target``.
+
+    Raises:
+        BentoBuildError: the serving config cannot be resolved (the message says why).
+    """
+    from twelve import serving
+
+    service_dir, target = Path(service_dir), Path(target)
+    shutil.copytree(
+        service_dir,
+        target,
+        ignore=shutil.ignore_patterns(*_IGNORED_IN_DIGEST, "*.pyc", serving.SERVING_CONFIG_FILE),
+    )
+    package = target / "twelve"
+    if package.exists():
+        raise BentoBuildError(f"{service_dir} has its own 'twelve' folder: it would be replaced")
+    package.mkdir()
+    source = Path(serving.__file__).parent
+    for name in serving.VENDORED_MODULES:
+        shutil.copy2(source / f"{name}.py", package / f"{name}.py")
+    if (service_dir / serving.SERVING_YAML).is_file():
+        try:
+            config = serving.resolve_serving_config(service_dir, state_dir or paths.state_dir())
+        except serving.ServingConfigError as error:
+            raise BentoBuildError(f"serving config of {service_dir}: {error}") from error
+        (target / serving.SERVING_CONFIG_FILE).write_text(
+            json.dumps(config, indent=2, sort_keys=True) + "\n"
+        )
+    return target
 
 
 def _import_version(

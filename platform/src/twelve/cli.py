@@ -22,13 +22,12 @@ log = logging.getLogger("twelve")
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 
 
-
 class UsageError(Exception):
     """Bad usage or setup: the message says what to do; the exit code is ``EXIT_USAGE``."""
 
 
 # Subcommands in their own modules (twelve/commands/<name>.py, each with `register(subparsers)`).
-COMMAND_MODULES: list[str] = []
+COMMAND_MODULES: list[str] = ["compare", "reproduce", "audit", "skew"]
 
 
 def _setup_logging(verbose: bool) -> None:

@@ -80,7 +80,6 @@ class ProductionSettings:
             s3_endpoint_url=os.environ.get("TWELVE_S3_ENDPOINT_URL", ""),
         )
 
-
     def export_client_env(self) -> None:
         """Point the clients that read their own variables (MLflow's S3 artifact client)."""
         if self.s3_endpoint_url:

@@ -1,0 +1,487 @@
+"""The built bento, served by `bentoml serve` on a free 127.0.0.1 port, over HTTP.
+
+One server for the whole module (starting it takes seconds): a real model fitted on January 2013
+flights, the real feature repo applied and materialized over real weather and plane records, a
+bearer token and a 1 s profiling interval. Checked here: parity with the offline predictions for
+real holdout flights, features from the online store, unknown entities, error mapping (400, 415,
+422 naming the fields, 401), readiness, monitoring profiles and the Prometheus metrics.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+from types import SimpleNamespace
+
+import numpy as np
+import pandas as pd
+import pytest
+from bento_support import (
+    MODEL_INPUT_COLUMNS,
+    THRESHOLD,
+    build_feature_store,
+    fit_pipeline,
+    holdout_rows,
+    online_values,
+    package,
+    raw_holdout_flights,
+    register_model,
+    training_rows,
+)
+
+from twelve.bento import bentoml_env
+from twelve.environment import OFFLINE_ENV
+from twelve.testing import free_port
+
+pytestmark = pytest.mark.slow
+
+READY_TIMEOUT_S = 120
+TOKEN = "s3cret-token"
+STRING_COLUMNS = ["carrier", "origin", "dest", "plane_type", "plane_manufacturer", "plane_engine"]
+
+
+def _records(frame: pd.DataFrame) -> list[dict]:
+    """JSON-ready rows: NaN -> None, numpy scalars -> Python numbers."""
+    as_objects = frame[MODEL_INPUT_COLUMNS].astype(object)
+    return as_objects.where(frame[MODEL_INPUT_COLUMNS].notna(), None).to_dict("records")
+
+
+def _group_alive(pgid: int) -> bool:
+    try:
+        os.killpg(pgid, 0)
+    except ProcessLookupError:
+        return False
+    return True
+
+
+def _stop(server: subprocess.Popen) -> None:
+    os.killpg(server.pid, signal.SIGTERM)
+    try:
+        server.wait(timeout=30)
+    finally:
+        deadline = time.monotonic() + 15
+        while _group_alive(server.pid) and time.monotonic() < deadline:
+            time.sleep(0.2)
+        if _group_alive(server.pid):
+            os.killpg(server.pid, signal.SIGKILL)
+
+
+def _get(url: str, timeout: float = 5) -> tuple[int, str]:
+    try:
+        with urllib.request.urlopen(url, timeout=timeout) as response:
+            return response.status, response.read().decode()
+    except urllib.error.HTTPError as error:
+        return error.code, error.read().decode()
+
+
+def _post(url: str, body: bytes | str | dict | list, token: str | None = TOKEN, **headers):
+    data = (
+        body
+        if isinstance(body, bytes)
+        else (body.encode() if isinstance(body, str) else json.dumps(body).encode())
+    )
+    request = urllib.request.Request(url, data=data, method="POST")
+    request.add_header("Content-Type", headers.pop("content_type", "application/json"))
+    if token is not None:
+        request.add_header("Authorization", f"Bearer {token}")
+    try:
+        with urllib.request.urlopen(request, timeout=30) as response:
+            return response.status, json.loads(response.read())
+    except urllib.error.HTTPError as error:
+        text = error.read().decode()
+        try:
+            return error.code, json.loads(text)
+        except ValueError:
+            return error.code, text
+
+
+@pytest.fixture(scope="module")
+def served(tmp_path_factory):
+    """The bento of a January model served with the real feature repo's online store."""
+    from twelve.profiling import profile_frame
+
+    root = tmp_path_factory.mktemp("serving")
+    home = root / "home"
+    patch = pytest.MonkeyPatch()
+    for name, value in OFFLINE_ENV.items():
+        patch.setenv(name, value)
+    patch.setenv("TWELVE_HOME", str(home))
+    patch.setenv("BENTOML_HOME", str(home / "bentoml"))
+    started = time.perf_counter()
+    build_feature_store(root, home)
+    train = training_rows()
+    pipeline = fit_pipeline(train)
+    registered = register_model(root / "mlflow", pipeline, profiles_root=home / "profiles")
+    # A real reference profile (the training rows), as the training_set_profile asset writes it.
+    registered.reference_profile.write_bytes(profile_frame(train).serialize())
+    built = package(registered, home / "bentoml")
+    setup_seconds = time.perf_counter() - started
+
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    env = bentoml_env(home / "bentoml")
+    env.update({"TWELVE_SERVING_TOKEN": TOKEN, "TWELVE_PROFILE_INTERVAL_SECONDS": "1"})
+    log_file = root / "serve.log"
+    with log_file.open("w") as log:
+        server = subprocess.Popen(
+            [sys.executable, "-m", "bentoml", "serve", built.tag, "--host", "127.0.0.1",
+             "--port", str(port)],
+            env=env,
+            cwd=root,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,  # its own process group: stopped as a whole at the end
+        )  # fmt: skip
+    try:
+        began = time.perf_counter()
+        not_ready_seen = False
+        while True:
+            if server.poll() is not None:
+                pytest.fail(f"bentoml serve exited {server.returncode}:\n{log_file.read_text()}")
+            if time.perf_counter() - began > READY_TIMEOUT_S:
+                pytest.fail(f"/readyz not ready:\n{log_file.read_text()[-4000:]}")
+            try:
+                status, _ = _get(f"{url}/readyz", timeout=2)
+            except (urllib.error.URLError, ConnectionError, TimeoutError):
+                status = None
+            if status == 503:
+                not_ready_seen = True
+            if status == 200:
+                break
+            time.sleep(0.2)
+        print(f"setup {setup_seconds:.1f} s, ready after {time.perf_counter() - began:.1f} s")
+        yield SimpleNamespace(
+            url=url,
+            home=home,
+            built=built,
+            registered=registered,
+            pipeline=pipeline,
+            log_file=log_file,
+            server=server,
+            not_ready_seen=not_ready_seen,
+        )
+    finally:
+        _stop(server)
+        patch.undo()
+
+
+def _expected_frame(flights: pd.DataFrame) -> pd.DataFrame:
+    """The model input an offline reader assembles: raw fields, dbt's calendar, latest features."""
+    rows = []
+    for flight in flights.itertuples():
+        tailnum = flight.tailnum if isinstance(flight.tailnum, str) else "UNKNOWN"
+        rows.append(
+            {
+                "carrier": flight.carrier,
+                "origin": flight.origin,
+                "dest": flight.dest,
+                "distance": float(flight.distance),
+                "sched_dep_hour": int(flight.sched_dep_hour),
+                "day_of_week": int(flight.day_of_week),
+                "month": int(flight.month),
+                **online_values("origin", flight.origin),
+                **online_values("tailnum", tailnum),
+                **online_values("carrier", flight.carrier),
+            }
+        )
+    frame = pd.DataFrame(rows).reindex(columns=MODEL_INPUT_COLUMNS)
+    for column in MODEL_INPUT_COLUMNS:
+        if column in STRING_COLUMNS:
+            frame[column] = frame[column].astype(object).where(frame[column].notna(), None)
+        elif column not in ("sched_dep_hour", "day_of_week", "month"):
+            frame[column] = frame[column].astype("float64")
+    return frame
+
+
+def _request_body(flights: pd.DataFrame) -> dict:
+    return {
+        "flights": [
+            {
+                "carrier": f.carrier,
+                "origin": f.origin,
+                "dest": f.dest,
+                "tailnum": f.tailnum if isinstance(f.tailnum, str) else None,
+                "scheduled_departure": f.scheduled_departure.isoformat(),
+                "distance": float(f.distance),
+            }
+            for f in flights.itertuples()
+        ]
+    }
+
+
+# --------------------------------------------------------------------------- predictions
+def test_readyz_was_false_until_the_feature_store_was_loaded(served):
+    assert served.not_ready_seen
+    assert _get(f"{served.url}/livez")[0] == 200
+
+
+def test_assembled_holdout_rows_get_exactly_the_offline_probabilities(served):
+    holdout = pd.concat([holdout_rows(), training_rows().tail(60)], ignore_index=True)
+    expected = served.pipeline.predict_proba(holdout[MODEL_INPUT_COLUMNS])[:, 1]
+    status, answer = _post(f"{served.url}/predict_features", {"rows": _records(holdout)})
+    assert status == 200, answer
+    probabilities = [row["probability"] for row in answer["predictions"]]
+    assert probabilities == pytest.approx(list(expected), rel=1e-9, abs=1e-12)
+    assert [row["label"] for row in answer["predictions"]] == [
+        int(p >= THRESHOLD) for p in expected
+    ]
+    assert answer["model_version"] == served.registered.ref.version
+    assert answer["bento_tag"] == served.built.tag
+
+
+def test_raw_flights_are_scored_with_features_from_the_online_store(served):
+    flights = raw_holdout_flights(40)
+    expected_frame = _expected_frame(flights)
+    expected = served.pipeline.predict_proba(expected_frame)[:, 1]
+
+    status, answer = _post(f"{served.url}/predict", _request_body(flights))
+
+    assert status == 200, answer
+    probabilities = [row["probability"] for row in answer["predictions"]]
+    assert probabilities == pytest.approx(list(expected), rel=1e-9, abs=1e-12)
+    assert answer["model_version"] == served.registered.ref.version
+    assert answer["registered_model"] == "flight_delays"
+    assert answer["bento_tag"] == served.built.tag
+    # The features did come from the store: a plane-less answer would differ.
+    assert expected_frame["plane_seats"].notna().sum() > 30
+
+
+def test_a_local_schedule_without_offset_gives_the_same_answer(served):
+    flights = raw_holdout_flights(5)
+    body = _request_body(flights)
+    for flight, row in zip(body["flights"], flights.itertuples(), strict=True):
+        local = row.scheduled_departure.tz_convert("America/New_York").tz_localize(None)
+        flight["scheduled_departure"] = local.isoformat()
+    _, with_offset = _post(f"{served.url}/predict", _request_body(flights))
+    status, without = _post(f"{served.url}/predict", body)
+    assert status == 200
+    assert without["predictions"] == with_offset["predictions"]
+
+
+def test_an_unknown_tail_number_is_scored_without_plane_features_and_flagged(served):
+    flights = raw_holdout_flights(3)
+    flights["tailnum"] = ["N0T-A-PLANE", None, flights["tailnum"].iloc[2]]
+    expected_frame = _expected_frame(
+        flights.assign(tailnum=["N0T-A-PLANE", None, flights["tailnum"].iloc[2]])
+    )
+    expected = served.pipeline.predict_proba(expected_frame)[:, 1]
+
+    status, answer = _post(f"{served.url}/predict", _request_body(flights))
+
+    assert status == 200, answer
+    assert [p["unknown_entities"] for p in answer["predictions"]][:2] == [["tailnum"], ["tailnum"]]
+    assert [p["probability"] for p in answer["predictions"]] == pytest.approx(list(expected))
+    assert expected_frame["plane_type"].iloc[:2].isna().all()
+
+
+# --------------------------------------------------------------------------- bad requests
+@pytest.mark.parametrize(
+    ("body", "content_type", "status", "error"),
+    [(b'{"flights": [', "application/json", 400, "malformed JSON"),
+     (b"[1, 2]", "application/json", 400, "malformed JSON"),
+     (b"flights=1", "text/plain", 415, "unsupported content type"),
+     (b"--x\r\n", "multipart/form-data", 415, "unsupported content type")],
+)  # fmt: skip
+def test_a_malformed_body_is_a_client_error_not_a_500(served, body, content_type, status, error):
+    code, answer = _post(f"{served.url}/predict", body, content_type=content_type)
+    assert code == status
+    assert error in answer["error"]
+
+
+def test_fields_of_the_wrong_type_or_unknown_are_422_naming_each_field(served):
+    flight = {**_request_body(raw_holdout_flights(1))["flights"][0]}
+    bad = [
+        {**flight, "distance": "far"},
+        {**flight, "scheduled_departure": "tomorrow"},
+        {**flight, "dep_delay": 12.0},
+    ]
+    code, answer = _post(f"{served.url}/predict", {"flights": bad})
+    assert code == 422
+    assert set(answer["fields"]) == {
+        "flights[0].distance",
+        "flights[1].scheduled_departure",
+        "flights[2].dep_delay",
+    }
+    assert all(problem["message"] for problem in answer["problems"])
+
+
+def test_values_breaking_the_contract_are_422_naming_each_field_and_why(served):
+    flight = {**_request_body(raw_holdout_flights(1))["flights"][0]}
+    code, answer = _post(
+        f"{served.url}/predict",
+        {"flights": [{**flight, "distance": -5.0}, {**flight, "carrier": "ZZ"}]},
+    )
+    assert code == 422
+    assert answer["error"] == "contract violation"
+    assert answer["contract"] == "flight_delay_model_input"
+    by_field = {problem["field"]: problem for problem in answer["problems"]}
+    assert set(by_field) == {"distance", "carrier"}
+    assert by_field["distance"]["kind"] == "range" and "-5" in by_field["distance"]["message"]
+    assert by_field["carrier"]["kind"] == "category" and "'ZZ'" in by_field["carrier"]["message"]
+
+
+def test_assembled_rows_breaking_the_contract_are_422_too(served):
+    row = _records(holdout_rows())[0]
+    code, answer = _post(
+        f"{served.url}/predict_features", {"rows": [{**row, "pressure": 20.0, "origin": "BOS"}]}
+    )
+    assert code == 422
+    assert set(answer["fields"]) == {"pressure", "origin"}
+
+
+@pytest.mark.parametrize("token", [None, "wrong"])
+def test_without_the_bearer_token_the_api_refuses_with_401(served, token):
+    code, answer = _post(
+        f"{served.url}/predict", _request_body(raw_holdout_flights(1)), token=token
+    )
+    assert code == 401
+    assert "Bearer" in answer["error"]
+    # Probes stay open.
+    assert _get(f"{served.url}/readyz")[0] == 200
+
+
+# --------------------------------------------------------------------------- monitoring, metrics
+def _profile_files(served) -> set[Path]:
+    folder = served.home / "serving_profiles" / served.built.model_tag.split(":", 1)[1]
+    return set(folder.glob("*.bin"))
+
+
+def test_scored_rows_are_profiled_in_the_background_with_their_inputs(served):
+    from whylogs.core import DatasetProfileView
+
+    from twelve.profiling import row_count
+
+    time.sleep(1.6)  # rows of earlier tests are flushed within one interval
+    before = _profile_files(served)
+    flights = raw_holdout_flights(40)
+    sent = 0
+    for start in range(0, 40, 8):  # 5 requests, 8 flights each
+        status, _ = _post(f"{served.url}/predict", _request_body(flights.iloc[start : start + 8]))
+        assert status == 200
+        sent += 8
+    deadline = time.monotonic() + 15
+    views = []
+    while time.monotonic() < deadline:
+        new = sorted(_profile_files(served) - before)
+        views = [DatasetProfileView.deserialize(path.read_bytes()) for path in new]
+        if sum(row_count(view) for view in views) >= sent:
+            break
+        time.sleep(0.3)
+    merged = views[0]
+    for view in views[1:]:
+        merged = merged.merge(view)
+    assert row_count(merged) == sent
+    distance = merged.get_column("distance").to_summary_dict()
+    assert distance["counts/n"] == sent
+    assert distance["distribution/min"] == pytest.approx(flights["distance"].min())
+    assert distance["distribution/max"] == pytest.approx(flights["distance"].max())
+    assert distance["distribution/mean"] == pytest.approx(flights["distance"].mean())
+    carriers = merged.get_column("carrier").to_summary_dict()
+    assert carriers["counts/n"] == sent
+    assert "probability" in merged.get_columns()
+    sidecar = json.loads(
+        sorted(_profile_files(served) - before)[0].with_suffix(".json").read_text()
+    )
+    assert sidecar["model_tag"] == served.built.model_tag
+    assert sidecar["bento_tag"] == served.built.tag
+    assert sidecar["reference_profile_version"]
+
+
+def test_metrics_expose_latency_rows_rejections_process_and_model_version(served):
+    _post(f"{served.url}/predict", _request_body(raw_holdout_flights(2)))
+    flight = _request_body(raw_holdout_flights(1))["flights"][0]
+    _post(f"{served.url}/predict", {"flights": [{**flight, "distance": -1.0}]})
+    time.sleep(2.5)  # the process sampler runs every 2 s
+    status, text = _get(f"{served.url}/metrics")
+    assert status == 200
+    lines = text.splitlines()
+
+    def value(prefix: str) -> float:
+        found = [line for line in lines if line.startswith(prefix)]
+        assert found, f"no metric line starts with {prefix!r}"
+        return float(found[0].rsplit(" ", 1)[1])
+
+    assert value('flight_delay_rows_scored_total{endpoint="predict"}') >= 2
+    assert value('flight_delay_prediction_seconds_count{endpoint="predict"}') >= 1
+    assert value('flight_delay_contract_rejections_total{field="distance",kind="range"}') >= 1
+    assert value("flight_delay_process_resident_memory_bytes") > 50e6
+    assert value("flight_delay_process_cpu_seconds") > 0
+    version = served.registered.ref.version
+    info = [line for line in lines if line.startswith("flight_delay_model_info{")]
+    assert info and f'model_version="{version}"' in info[0] and info[0].endswith(" 1.0")
+    # BentoML's own request metrics, by endpoint and status.
+    assert any(
+        line.startswith("bentoml_service_request_total") and 'endpoint="/predict"' in line
+        for line in lines
+    )
+    assert any('http_response_code="422"' in line for line in lines if "request_total" in line)
+
+
+def test_client_errors_leave_no_traceback_noise_and_no_500(served):
+    text = served.log_file.read_text()
+    assert " 500 " not in text
+    assert "ValidationError" not in text
+
+
+def test_predictions_match_numpy_tolerance_for_many_rows(served):
+    rows = training_rows().sample(500, random_state=1)
+    expected = served.pipeline.predict_proba(rows[MODEL_INPUT_COLUMNS])[:, 1]
+    status, answer = _post(f"{served.url}/predict_features", {"rows": _records(rows)})
+    assert status == 200
+    got = np.array([p["probability"] for p in answer["predictions"]])
+    np.testing.assert_allclose(got, expected, rtol=1e-9, atol=1e-12)
+
+
+# --------------------------------------------------------------------------- skew
+def test_the_skew_report_compares_served_inputs_with_the_training_reference(served):
+    from twelve import skew
+
+    flights = raw_holdout_flights(200)
+    for start in range(0, 200, 50):
+        assert (
+            _post(f"{served.url}/predict", _request_body(flights.iloc[start : start + 50]))[0]
+            == 200
+        )
+    time.sleep(1.6)  # one profiling interval
+
+    report = skew.run_skew(twelve_home=served.home)
+
+    assert report.model_version == served.built.model_tag.split(":", 1)[1]
+    assert report.rows >= 200
+    assert [r.feature for r in report.results] == MODEL_INPUT_COLUMNS
+    by_feature = {r.feature: r for r in report.results}
+    # January training vs February serving: the month itself is the textbook shift.
+    assert by_feature["month"].verdict == "drift"
+    assert by_feature["origin"].verdict in ("ok", "warn")
+    page = report.report.read_text()
+    assert page.startswith("<!DOCTYPE html>") and page.count("<svg") >= 20
+    assert "http://" not in page.replace("http://www.w3.org", "")  # nothing fetched from the web
+
+
+def test_the_skew_command_and_asset_report_the_same_verdicts(served, capsys):
+    import argparse
+
+    import dagster as dg
+
+    from flight_delays.defs.serving import serving_skew
+    from twelve.commands import skew as skew_command
+
+    parser = argparse.ArgumentParser()
+    skew_command.register(parser.add_subparsers())
+    args = parser.parse_args(["skew", "--json", "--fail-on-drift"])
+    code = args.func(args)
+    body = json.loads(capsys.readouterr().out)
+    assert code == 1 and body["verdicts"]["drift"] >= 1  # month drifts: --fail-on-drift says so
+
+    result = dg.materialize([serving_skew])
+    assert result.success
+    metadata = result.asset_materializations_for_node("serving_skew")[0].metadata
+    assert metadata["verdicts"].value == body["verdicts"]
+    assert Path(metadata["report"].value).is_file()

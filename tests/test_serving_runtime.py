@@ -1,0 +1,563 @@
+"""The serving runtime without a server: config, calendar features, contract gate, monitoring,
+error mapping, auth, and what a bento carries of the platform."""
+
+from __future__ import annotations
+
+import ast
+import asyncio
+import json
+import sys
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from bento_support import (
+    CONTRACT,
+    MODEL_INPUT_COLUMNS,
+    SERVICE_DIR,
+    holdout_rows,
+    load_service_module,
+)
+
+from twelve import serving
+from twelve.paths import REPO_ROOT
+
+
+# --------------------------------------------------------------------------- configuration
+def test_the_serving_config_records_the_feature_store_of_the_state_dir(tmp_path):
+    config = serving.resolve_serving_config(SERVICE_DIR, tmp_path / "home")
+    assert config["twelve_home"] == str((tmp_path / "home").resolve())
+    assert config["feature_service"] == "flight_delay_v1"
+    assert config["local_timezone"] == "America/New_York"
+    store = config["feature_store"]
+    assert store["registry"]["path"] == str((tmp_path / "home" / "feast_registry.db").resolve())
+    assert store["online_store"] == {
+        "type": "sqlite",
+        "path": str((tmp_path / "home" / "feast_online_store.db").resolve()),
+    }
+    assert store["project"] == "twelve"
+
+
+def test_twelve_home_at_serve_time_moves_the_recorded_feature_store(tmp_path):
+    built = tmp_path / "bento_src"
+    built.mkdir()
+    recorded = serving.resolve_serving_config(SERVICE_DIR, tmp_path / "build_home")
+    (built / serving.SERVING_CONFIG_FILE).write_text(json.dumps(recorded))
+
+    as_built = serving.load_serving_config(built, environ={})
+    moved = serving.load_serving_config(built, environ={"TWELVE_HOME": str(tmp_path / "prod")})
+
+    assert as_built["feature_store"]["online_store"]["path"].startswith(
+        str(tmp_path / "build_home")
+    )
+    assert moved["twelve_home"] == str((tmp_path / "prod").resolve())
+    assert moved["feature_store"]["registry"]["path"] == str(
+        (tmp_path / "prod" / "feast_registry.db").resolve()
+    )
+    assert moved["feature_store"]["online_store"]["path"] == str(
+        (tmp_path / "prod" / "feast_online_store.db").resolve()
+    )
+
+
+def test_a_remote_online_store_is_kept_and_its_variables_expanded_when_serving(tmp_path):
+    raw = {
+        "project": "twelve",
+        "registry": {"registry_type": "sql", "path": "postgresql+psycopg://${PGHOST}/feast"},
+        "online_store": {"type": "redis", "connection_string": "${REDIS}"},
+    }
+    relocated = serving.relocate_feature_store(raw, tmp_path)
+    assert relocated["registry"]["path"] == "postgresql+psycopg://${PGHOST}/feast"
+    built = tmp_path / "src"
+    built.mkdir()
+    (built / serving.SERVING_CONFIG_FILE).write_text(
+        json.dumps({"twelve_home": str(tmp_path), "feature_store": relocated})
+    )
+    import os
+
+    os.environ["REDIS"] = "127.0.0.1:6390"
+    try:
+        config = serving.load_serving_config(built, environ={})
+    finally:
+        del os.environ["REDIS"]
+    assert config["feature_store"]["online_store"]["connection_string"] == "127.0.0.1:6390"
+
+
+def test_without_recorded_config_or_twelve_home_the_service_says_why(tmp_path):
+    with pytest.raises(serving.ServingConfigError, match="TWELVE_HOME"):
+        serving.load_serving_config(tmp_path, environ={})
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [("feature_service: x\n", "missing key"),
+     ("feature_repo: no_such_repo\nfeature_service: x\n", "does not exist")],
+)  # fmt: skip
+def test_an_incomplete_serving_yaml_is_refused(tmp_path, content, message):
+    (tmp_path / serving.SERVING_YAML).write_text(content)
+    with pytest.raises(serving.ServingConfigError, match=message):
+        serving.resolve_serving_config(tmp_path, tmp_path / "home")
+
+
+@pytest.mark.parametrize(
+    ("environ", "expected"),
+    [({}, True), ({"X": ""}, True), ({"X": "off"}, False), ({"X": "0"}, False),
+     ({"X": "False"}, False), ({"X": "on"}, True)],
+)  # fmt: skip
+def test_switches_from_the_environment(environ, expected):
+    assert serving.env_flag(environ, "X") is expected
+
+
+# --------------------------------------------------------------------------- request features
+def test_calendar_features_equal_what_dbt_derives_for_every_2013_flight():
+    from flight_delays import ingest
+
+    flights = ingest.read_flights()
+    scheduled = flights["time_hour"] + pd.to_timedelta(flights["minute"], unit="min")
+    derived = serving.calendar_features(scheduled, "America/New_York")
+    # stg_flights: sched_dep_hour = hour, day_of_week = isodow(date) - 1, month = month.
+    dates = pd.to_datetime(flights[["year", "month", "day"]])
+    assert (derived["hour"].to_numpy() == flights["hour"].to_numpy()).all()
+    assert (derived["day_of_week"].to_numpy() == dates.dt.dayofweek.to_numpy()).all()
+    assert (derived["month"].to_numpy() == flights["month"].to_numpy()).all()
+
+
+@pytest.mark.parametrize(
+    ("stamp", "hour", "day_of_week", "month"),
+    [("2013-01-01T05:15:00", 5, 1, 1),  # naive = local
+     ("2013-01-01T10:15:00+00:00", 5, 1, 1),  # UTC converted to New York
+     ("2013-07-01T00:30:00+00:00", 20, 6, 6),  # summer time, previous local day and month
+     ("2013-03-10T02:30:00", 3, 6, 3)],  # a local time that does not exist (DST): shifted
+)  # fmt: skip
+def test_calendar_features_read_the_schedule_in_local_time(stamp, hour, day_of_week, month):
+    times = pd.Series([pd.Timestamp(stamp)])
+    derived = serving.calendar_features(times, "America/New_York").iloc[0]
+    assert (derived["hour"], derived["day_of_week"], derived["month"]) == (hour, day_of_week, month)
+
+
+def test_request_features_map_a_missing_tail_number_to_the_training_key():
+    service = load_service_module()
+    raw = pd.DataFrame(
+        {
+            "carrier": ["UA", "AA", "DL"],
+            "origin": ["EWR", "JFK", "LGA"],
+            "dest": ["IAH", "MIA", "ATL"],
+            "tailnum": ["N14228", None, "  "],
+            "scheduled_departure": [pd.Timestamp("2013-01-01T05:15:00")] * 3,
+            "distance": [1400, 1089, 762],
+        }
+    )
+    features = service.request_features(raw, "America/New_York")
+    assert features["tailnum"].tolist() == ["N14228", "UNKNOWN", "UNKNOWN"]
+    assert features["distance"].dtype == "float64"
+    assert features[["sched_dep_hour", "day_of_week", "month"]].iloc[0].tolist() == [5, 1, 1]
+
+
+# --------------------------------------------------------------------------- the contract gate
+def _valid_frame() -> pd.DataFrame:
+    service = load_service_module()
+    rows = holdout_rows()[MODEL_INPUT_COLUMNS]
+    records = rows.astype(object).where(rows.notna(), None).to_dict("records")
+    return service.records_to_frame(records, MODEL_INPUT_COLUMNS)
+
+
+def test_rows_that_honour_the_contract_pass_the_gate():
+    assert serving.ContractGate(CONTRACT).problems(_valid_frame()) == []
+
+
+@pytest.mark.parametrize(
+    ("change", "field", "kind"),
+    [({"distance": -3.0}, "distance", "range"),
+     ({"sched_dep_hour": 24}, "sched_dep_hour", "range"),
+     ({"carrier": "ZZ"}, "carrier", "category"),
+     ({"wind_speed": 1048.0}, "wind_speed", "range"),
+     ({"carrier_late_rate_28d": 1.5}, "carrier_late_rate_28d", "range")],
+)  # fmt: skip
+def test_the_gate_names_each_field_and_why(change, field, kind):
+    frame = _valid_frame()
+    for column, value in change.items():
+        frame[column] = value
+    problems = serving.ContractGate(CONTRACT).problems(frame)
+    assert [(p.field, p.kind) for p in problems] == [(field, kind)]
+    assert field in problems[0].message
+
+
+def test_a_tolerated_share_of_unknown_categories_lets_a_batch_through():
+    frame = pd.concat([_valid_frame()] * 5, ignore_index=True)
+    frame.loc[0, "carrier"] = "ZZ"
+    assert serving.ContractGate(CONTRACT, 0.0).problems(frame)
+    assert serving.ContractGate(CONTRACT, 0.25).problems(frame) == []
+
+
+def test_the_violation_body_lists_fields_once_and_every_problem():
+    problems = [
+        serving.FieldProblem("distance", "range", "a"),
+        serving.FieldProblem("distance", "null", "b"),
+        serving.FieldProblem("carrier", "category", "c"),
+    ]
+    body = serving.violation_body(problems, "flight_delay_model_input")
+    assert body["fields"] == ["distance", "carrier"]
+    assert len(body["problems"]) == 3 and body["error"] == "contract violation"
+
+
+# --------------------------------------------------------------------------- error mapping
+@pytest.mark.parametrize(
+    ("detail", "status", "fields"),
+    [([{"type": "json_invalid", "loc": [], "msg": "Invalid JSON"}], 400, None),
+     ([{"type": "model_type", "loc": [], "msg": "Input should be an object"}], 400, None),
+     ([{"type": "float_parsing", "loc": ["flights", 0, "distance"], "msg": "bad"},
+       {"type": "extra_forbidden", "loc": ["flights", 2, "dep_delay"], "msg": "extra"}],
+      422, ["flights[0].distance", "flights[2].dep_delay"]),
+     ([{"type": "too_short", "loc": ["rows"], "msg": "at least 1"}], 422, ["rows"])],
+)  # fmt: skip
+def test_validation_errors_map_to_400_for_malformed_json_and_422_for_fields(detail, status, fields):
+    code, body = serving.map_validation_error({"error": "x", "detail": detail})
+    assert code == status
+    if fields is not None:
+        assert body["fields"] == fields
+
+
+class _App:
+    """An ASGI app answering a fixed status and JSON body, recording whether it was called."""
+
+    def __init__(self, status: int = 200, body: dict | None = None) -> None:
+        self.status, self.body, self.called = status, body or {"ok": True}, False
+
+    async def __call__(self, scope, receive, send) -> None:
+        self.called = True
+        payload = json.dumps(self.body).encode()
+        await send({"type": "http.response.start", "status": self.status, "headers": []})
+        await send({"type": "http.response.body", "body": payload})
+
+
+def _call(middleware, path="/predict", headers=(), method="POST") -> tuple[int, dict]:
+    sent: list[dict] = []
+
+    async def receive():
+        return {"type": "http.request", "body": b"", "more_body": False}
+
+    async def send(message):
+        sent.append(message)
+
+    scope = {"type": "http", "path": path, "method": method, "headers": list(headers)}
+    asyncio.run(middleware(scope, receive, send))
+    body = b"".join(m.get("body", b"") for m in sent if m["type"] == "http.response.body")
+    return sent[0]["status"], json.loads(body)
+
+
+@pytest.mark.parametrize(
+    ("token", "header", "status"),
+    [("", None, 200), ("t0k", None, 401), ("t0k", b"Bearer nope", 401),
+     ("t0k", b"Basic t0k", 401), ("t0k", b"Bearer t0k", 200), ("t0k", b"bearer t0k", 200)],
+)  # fmt: skip
+def test_the_bearer_token_is_required_only_when_configured(token, header, status):
+    app = _App()
+    middleware = serving.BearerAuthMiddleware(app, protected=["/predict"], token=token)
+    headers = [(b"authorization", header)] if header else []
+    assert _call(middleware, headers=headers)[0] == status
+    assert app.called is (status == 200)
+
+
+def test_probes_and_metrics_need_no_token():
+    middleware = serving.BearerAuthMiddleware(_App(), protected=["/predict"], token="t0k")
+    assert _call(middleware, path="/readyz", method="GET")[0] == 200
+    assert _call(middleware, path="/metrics", method="GET")[0] == 200
+
+
+def test_the_token_comes_from_the_environment(monkeypatch):
+    monkeypatch.setenv(serving.TOKEN_ENV, "from-env")
+    middleware = serving.BearerAuthMiddleware(_App(), protected=["/predict"])
+    assert _call(middleware)[0] == 401
+    assert _call(middleware, headers=[(b"authorization", b"Bearer from-env")])[0] == 200
+
+
+def test_a_pydantic_400_becomes_a_422_naming_fields_and_is_counted():
+    seen = []
+    detail = [{"type": "string_type", "loc": ["flights", 0, "carrier"], "msg": "not a string"}]
+    middleware = serving.RequestErrorMiddleware(
+        _App(400, {"error": "1 validation error", "detail": detail}),
+        protected=["/predict"],
+        on_rejection=seen.append,
+    )
+    status, body = _call(middleware, headers=[(b"content-type", b"application/json")])
+    assert status == 422 and body["fields"] == ["flights[0].carrier"]
+    assert seen and seen[0][0]["field"] == "flights[0].carrier"
+
+
+def test_other_content_types_are_415_before_the_app_parses_them():
+    app = _App()
+    middleware = serving.RequestErrorMiddleware(app, protected=["/predict"])
+    status, body = _call(middleware, headers=[(b"content-type", b"multipart/form-data")])
+    assert status == 415 and "application/json" in body["error"]
+    assert not app.called
+
+
+def test_successful_answers_pass_through_untouched():
+    middleware = serving.RequestErrorMiddleware(_App(200, {"x": 1}), protected=["/predict"])
+    assert _call(middleware) == (200, {"x": 1})
+
+
+# --------------------------------------------------------------------------- monitoring
+def _scored(rows: int, offset: float = 0.0) -> pd.DataFrame:
+    return pd.DataFrame(
+        {
+            "distance": [100.0 + offset + i for i in range(rows)],
+            "carrier": ["UA"] * rows,
+            "probability": [0.5] * rows,
+        }
+    )
+
+
+def test_buffered_rows_become_one_profile_per_flush_with_a_sidecar(tmp_path):
+    from twelve.profiling import ProfileStore, row_count
+
+    flushed = []
+    roller = serving.ProfileRoller(
+        tmp_path, "v3-abc", extra={"model_tag": "m:v3-abc"}, on_flush=lambda n, s: flushed.append(n)
+    )
+    assert roller.flush() is None  # nothing buffered, nothing written
+    for _ in range(4):
+        roller.add(_scored(5))
+    path = roller.flush()
+    assert path.parent == tmp_path / "v3-abc" and path.suffix == ".bin"
+    store = ProfileStore(tmp_path)
+    version = path.stem
+    assert row_count(store.read("v3-abc", version)) == 20
+    info = store.info("v3-abc", version)
+    assert info["requests"] == 4 and info["model_tag"] == "m:v3-abc" and info["rows"] == 20
+    assert flushed == [20]
+    assert roller.buffered_rows == 0 and roller.flush() is None
+
+
+def test_rows_beyond_the_buffer_limit_are_dropped_and_counted(tmp_path):
+    from twelve.profiling import ProfileStore
+
+    roller = serving.ProfileRoller(tmp_path, "v1-x", max_buffer_rows=8)
+    roller.add(_scored(5))
+    roller.add(_scored(5))  # would exceed 8: dropped
+    path = roller.flush()
+    assert ProfileStore(tmp_path).info("v1-x", path.stem)["dropped_rows"] == 5
+
+
+def test_the_background_thread_profiles_on_its_interval_and_stop_flushes(tmp_path):
+    import time
+
+    from twelve.profiling import ProfileStore, row_count
+
+    roller = serving.ProfileRoller(tmp_path, "v1-x", interval_seconds=0.2)
+    roller.start()
+    roller.add(_scored(3))
+    deadline = time.monotonic() + 5
+    while not list((tmp_path / "v1-x").glob("*.bin")) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert len(list((tmp_path / "v1-x").glob("*.bin"))) == 1
+    roller.add(_scored(2))
+    roller.stop()
+    store = ProfileStore(tmp_path)
+    assert sorted(row_count(store.read("v1-x", v)) for v in store.versions("v1-x")) == [2, 3]
+
+
+def test_a_bad_interval_or_model_version_is_refused(tmp_path):
+    with pytest.raises(ValueError, match="interval_seconds"):
+        serving.ProfileRoller(tmp_path, "v1", interval_seconds=0)
+    with pytest.raises(ValueError, match="not usable as a file name"):
+        serving.ProfileRoller(tmp_path, "../v1")
+
+
+# --------------------------------------------------------------------------- what a bento carries
+def _imports(path: Path) -> set[str]:
+    tree = ast.parse(path.read_text())
+    found = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            found |= {alias.name for alias in node.names}
+        elif isinstance(node, ast.ImportFrom) and node.module and not node.level:
+            found.add(node.module)
+            if node.module == "twelve":
+                found |= {f"twelve.{alias.name}" for alias in node.names}
+    return found
+
+
+def test_the_vendored_modules_import_only_what_the_bento_installs():
+    from twelve import bento as bentos
+
+    package = Path(serving.__file__).parent
+    pins = bentos.bentofile_pins(SERVICE_DIR)
+    allowed_third_party = {"numpy", "pandas", "pandera", "whylogs", "feast", "yaml", "psutil"}
+    allowed_third_party |= {"prometheus_client", "starlette"}  # installed with bentoml
+    vendored = {f"twelve.{name}" for name in serving.VENDORED_MODULES if name != "__init__"}
+    for name in serving.VENDORED_MODULES:
+        for module in _imports(package / f"{name}.py"):
+            top = module.split(".")[0]
+            if top in sys.stdlib_module_names or module in vendored or module == "twelve":
+                continue
+            assert top in allowed_third_party, f"twelve/{name}.py imports {module}"
+    assert {"feast", "pandera", "whylogs"} <= set(pins)
+
+
+def test_the_build_context_carries_the_service_the_vendored_modules_and_the_config(tmp_path):
+    from twelve import bento as bentos
+
+    context = bentos.stage_build_context(SERVICE_DIR, tmp_path / "ctx", tmp_path / "home")
+    assert (context / "service.py").read_bytes() == (SERVICE_DIR / "service.py").read_bytes()
+    for name in serving.VENDORED_MODULES:
+        assert (context / "twelve" / f"{name}.py").read_bytes() == (
+            REPO_ROOT / "platform" / "src" / "twelve" / f"{name}.py"
+        ).read_bytes()
+    config = json.loads((context / serving.SERVING_CONFIG_FILE).read_text())
+    assert config["twelve_home"] == str((tmp_path / "home").resolve())
+    # The digest follows the platform code the bento runs, and the recorded home.
+    other = bentos.stage_build_context(SERVICE_DIR, tmp_path / "ctx2", tmp_path / "elsewhere")
+    assert bentos.service_digest(context) != bentos.service_digest(other)
+    same = bentos.stage_build_context(SERVICE_DIR, tmp_path / "ctx3", tmp_path / "home")
+    assert bentos.service_digest(context) == bentos.service_digest(same)
+
+
+# --------------------------------------------------------------------------- the service class
+class _FakeOnlineStore:
+    """Stands in for the Feast online store: a fixed plane, weather and carrier record."""
+
+    join_keys = ["origin", "tailnum", "carrier"]
+    loaded = True
+
+    def __init__(self, known_planes: set[str]) -> None:
+        self.known_planes = known_planes
+        self.asked: list[dict] = []
+
+    def fetch(self, entity_rows):
+        self.asked += list(entity_rows)
+        rows = len(entity_rows)
+        known = [row["tailnum"] in self.known_planes for row in entity_rows]
+        weather = {"temp": 40.0, "dewp": 20.0, "humid": 50.0, "wind_dir": 200.0,
+                   "wind_speed": 10.0, "wind_gust": None, "precip": 0.0, "pressure": 1012.0,
+                   "visib": 10.0}  # fmt: skip
+        plane = {"plane_year": 2001.0, "plane_seats": 149, "plane_engines": 2,
+                 "plane_type": "Fixed wing multi engine", "plane_manufacturer": "BOEING",
+                 "plane_engine": "Turbo-fan"}  # fmt: skip
+        features = {name: [value] * rows for name, value in weather.items()}
+        for name, value in plane.items():
+            features[name] = [value if k else None for k in known]
+        features["carrier_late_rate_28d"] = [0.2] * rows
+        features["carrier_flights_28d"] = [900] * rows
+        return serving.OnlineLookup(features, [[] if k else ["tailnum"] for k in known])
+
+
+@pytest.fixture(scope="module")
+def service_instance(tmp_path_factory):
+    """The service class with a real pipeline, contract gate and profiler; no server, no Feast."""
+    from bento_support import THRESHOLD, fit_pipeline, training_rows
+
+    service = load_service_module()
+    instance = service.FlightDelay.inner.__new__(service.FlightDelay.inner)
+    instance.pipeline = fit_pipeline(training_rows())
+    instance.threshold, instance.model_version = THRESHOLD, "7"
+    instance.registered_model = "flight_delays"
+    instance.columns = list(instance.pipeline.feature_names_in_)
+    instance.late_column = 1
+    instance.config = {"local_timezone": "America/New_York"}
+    instance.contract = CONTRACT
+    instance.gate = serving.ContractGate(CONTRACT)
+    instance.metrics = serving.ServingMetrics("unit_test_service")
+    instance.monitor = serving.ProfileRoller(tmp_path_factory.mktemp("profiles"), "v7-abc")
+    instance.features = _FakeOnlineStore({"N14228"})
+    return service, instance
+
+
+def _flights(service, **change):
+    flight = {**service.EXAMPLE_FLIGHTS[0], **change}
+    return [service.FlightRequest(**flight)]
+
+
+def test_the_service_assembles_raw_flights_like_assembled_rows(service_instance):
+    service, instance = service_instance
+    frame, unknown = instance.assemble(_flights(service))
+    assert list(frame.columns) == instance.columns and unknown == [[]]
+    assert frame[["sched_dep_hour", "day_of_week", "month"]].iloc[0].tolist() == [5, 1, 1]
+    assert instance.features.asked[-1] == {"origin": "EWR", "tailnum": "N14228", "carrier": "UA"}
+    # The same values sent as an assembled row give the same frame, dtypes included.
+    record = service.FeatureRow(**frame.astype(object).where(frame.notna(), None).iloc[0])
+    assembled = service.rows_to_frame([record], instance.columns)
+    pd.testing.assert_frame_equal(frame, assembled)
+
+
+def test_the_service_scores_buffers_and_counts_a_valid_request(service_instance):
+    service, instance = service_instance
+    before = instance.monitor.buffered_rows
+    frame, unknown = instance.assemble(_flights(service, tailnum="N-UNKNOWN"))
+    answer = instance.checked_answer("predict", frame, 0.0, unknown)
+    assert isinstance(answer, service.PredictionResponse)
+    assert answer.predictions[0].unknown_entities == ["tailnum"]
+    expected = instance.pipeline.predict_proba(frame)[:, 1][0]
+    assert answer.predictions[0].probability == pytest.approx(expected)
+    assert instance.monitor.buffered_rows == before + 1
+
+
+def test_the_service_answers_422_naming_the_fields_a_request_breaks(service_instance):
+    service, instance = service_instance
+    before = instance.monitor.buffered_rows
+    frame, unknown = instance.assemble(_flights(service, distance=-10.0, origin="BOS"))
+    answer = instance.checked_answer("predict", frame, 0.0, unknown)
+    assert answer.status_code == 422
+    body = json.loads(answer.body)
+    assert set(body["fields"]) == {"distance", "origin"}
+    assert instance.monitor.buffered_rows == before  # refused rows are not profiled
+
+
+# --------------------------------------------------------------------------- the fast path
+def _mutations() -> list[tuple[str, pd.DataFrame]]:
+    import numpy as np
+
+    base = pd.concat([_valid_frame()] * 3, ignore_index=True)
+    cases = [("valid", base.copy())]
+
+    def changed(name: str, column: str, value) -> None:
+        frame = base.copy()
+        frame[column] = frame[column].astype(object) if isinstance(value, str) else frame[column]
+        frame.loc[1, column] = value
+        cases.append((name, frame))
+
+    for column in ("distance", "temp", "plane_year", "carrier_late_rate_28d", "pressure"):
+        changed(f"{column} too low", column, -1e9)
+        changed(f"{column} too high", column, 1e9)
+    changed("distance zero (exclusive bound)", "distance", 0.0)
+    changed("distance missing", "distance", np.nan)
+    changed("temp missing (nullable)", "temp", np.nan)
+    changed("hour 24", "sched_dep_hour", 24)
+    changed("month 0", "month", 0)
+    changed("unknown carrier", "carrier", "ZZ")
+    changed("unknown plane type", "plane_type", "Zeppelin")
+    changed("missing carrier", "carrier", None)
+    changed("missing plane type (nullable)", "plane_type", None)
+    changed("number in a text column", "dest", 5)
+    cases.append(("month as float", base.astype({"month": "float64"})))
+    cases.append(("text as category", base.astype({"carrier": "category"})))
+    cases.append(("extra column", base.assign(dep_delay=1.0)))
+    cases.append(("missing column", base.drop(columns=["visib"])))
+    cases.append(("reordered columns", base[list(reversed(base.columns))]))
+    cases.append(("empty", base.head(0)))
+    return cases
+
+
+@pytest.mark.parametrize(("name", "frame"), _mutations(), ids=[n for n, _ in _mutations()])
+def test_the_fast_path_accepts_only_what_pandera_accepts(name, frame):
+    gate = serving.ContractGate(CONTRACT)
+    reference = gate.pandera_problems(frame)
+    if gate.certainly_valid(frame):
+        assert reference == [], f"{name}: the fast path accepted what pandera refuses"
+    assert gate.problems(frame) == reference
+
+
+def test_the_fast_path_takes_every_valid_batch_and_is_much_faster():
+    import time
+
+    gate = serving.ContractGate(CONTRACT)
+    frame = pd.concat([_valid_frame()] * 50, ignore_index=True)
+    assert gate.certainly_valid(frame)
+    started = time.perf_counter()
+    for _ in range(20):
+        gate.problems(frame)
+    fast = time.perf_counter() - started
+    started = time.perf_counter()
+    for _ in range(5):
+        gate.pandera_problems(frame)
+    slow = (time.perf_counter() - started) * 4
+    assert fast < slow / 5
