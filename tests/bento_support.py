@@ -329,3 +329,107 @@ def raw_holdout_flights(count: int = 40) -> pd.DataFrame:
     flights["day_of_week"] = pd.to_datetime(flights[["year", "month", "day"]]).dt.dayofweek
     flights["sched_dep_hour"] = flights["hour"]
     return flights.reset_index(drop=True)
+
+
+# --------------------------------------------------------------------------- a served bento
+READY_TIMEOUT_S = 120
+
+
+def group_alive(pgid: int) -> bool:
+    """Whether any process of the process group ``pgid`` is still alive."""
+    try:
+        os.killpg(pgid, 0)
+    except ProcessLookupError:
+        return False
+    return True
+
+
+def stop_server(server) -> None:
+    """SIGTERM the server's process group, wait, and SIGKILL whatever outlives 15 s."""
+    import signal
+    import time
+
+    os.killpg(server.pid, signal.SIGTERM)
+    try:
+        server.wait(timeout=30)
+    finally:
+        deadline = time.monotonic() + 15
+        while group_alive(server.pid) and time.monotonic() < deadline:
+            time.sleep(0.2)
+        if group_alive(server.pid):
+            os.killpg(server.pid, signal.SIGKILL)
+
+
+def http_get(url: str, timeout: float = 5) -> tuple[int, str]:
+    """GET ``url``: (status, body), HTTP errors included."""
+    import urllib.error
+    import urllib.request
+
+    try:
+        with urllib.request.urlopen(url, timeout=timeout) as response:
+            return response.status, response.read().decode()
+    except urllib.error.HTTPError as error:
+        return error.code, error.read().decode()
+
+
+def start_server(tag: str, home: Path, cwd: Path, extra_env: dict[str, str]):
+    """``bentoml serve TAG`` on a free 127.0.0.1 port in its own process group, until ready.
+
+    Returns:
+        (server process, base URL, whether /readyz answered 503 before 200, seconds to ready).
+    """
+    import subprocess
+    import time
+    import urllib.error
+
+    from twelve.bento import bentoml_env
+    from twelve.testing import free_port
+
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    env = bentoml_env(home / "bentoml")
+    env.update(extra_env)
+    log_file = cwd / "serve.log"
+    with log_file.open("w") as log:
+        server = subprocess.Popen(
+            [sys.executable, "-m", "bentoml", "serve", tag, "--host", "127.0.0.1",
+             "--port", str(port)],
+            env=env, cwd=cwd, stdout=log, stderr=subprocess.STDOUT,
+            start_new_session=True,  # its own process group: stopped as a whole at the end
+        )  # fmt: skip
+    began = time.perf_counter()
+    not_ready_seen = False
+    while True:
+        if server.poll() is not None:
+            raise RuntimeError(f"bentoml serve exited {server.returncode}:\n{log_file.read_text()}")
+        if time.perf_counter() - began > READY_TIMEOUT_S:
+            stop_server(server)
+            raise RuntimeError(f"/readyz not ready:\n{log_file.read_text()[-4000:]}")
+        try:
+            status, _ = http_get(f"{url}/readyz", timeout=2)
+        except (urllib.error.URLError, ConnectionError, TimeoutError):
+            status = None
+        if status == 503:
+            not_ready_seen = True
+        if status == 200:
+            return server, url, not_ready_seen, time.perf_counter() - began
+        time.sleep(0.2)
+
+
+def build_served_bento(root: Path, home: Path):
+    """A January model with a real reference profile, packaged as a bento over a real store.
+
+    The caller has pointed TWELVE_HOME and BENTOML_HOME at ``home``.
+
+    Returns:
+        (built bento, registered model, fitted pipeline).
+    """
+    from twelve.profiling import profile_frame
+
+    build_feature_store(root, home)
+    train = training_rows()
+    pipeline = fit_pipeline(train)
+    registered = register_model(root / "mlflow", pipeline, profiles_root=home / "profiles")
+    # A real reference profile (the training rows), as the training_set_profile asset writes it.
+    registered.reference_profile.write_bytes(profile_frame(train).serialize())
+    return package(registered, home / "bentoml"), registered, pipeline

@@ -10,10 +10,6 @@ real holdout flights, features from the online store, unknown entities, error ma
 from __future__ import annotations
 
 import json
-import os
-import signal
-import subprocess
-import sys
 import time
 import urllib.error
 import urllib.request
@@ -26,23 +22,20 @@ import pytest
 from bento_support import (
     MODEL_INPUT_COLUMNS,
     THRESHOLD,
-    build_feature_store,
-    fit_pipeline,
+    build_served_bento,
     holdout_rows,
+    http_get,
     online_values,
-    package,
     raw_holdout_flights,
-    register_model,
+    start_server,
+    stop_server,
     training_rows,
 )
 
-from twelve.bento import bentoml_env
 from twelve.environment import OFFLINE_ENV
-from twelve.testing import free_port
 
 pytestmark = pytest.mark.slow
 
-READY_TIMEOUT_S = 120
 TOKEN = "s3cret-token"
 STRING_COLUMNS = ["carrier", "origin", "dest", "plane_type", "plane_manufacturer", "plane_engine"]
 
@@ -51,34 +44,6 @@ def _records(frame: pd.DataFrame) -> list[dict]:
     """JSON-ready rows: NaN -> None, numpy scalars -> Python numbers."""
     as_objects = frame[MODEL_INPUT_COLUMNS].astype(object)
     return as_objects.where(frame[MODEL_INPUT_COLUMNS].notna(), None).to_dict("records")
-
-
-def _group_alive(pgid: int) -> bool:
-    try:
-        os.killpg(pgid, 0)
-    except ProcessLookupError:
-        return False
-    return True
-
-
-def _stop(server: subprocess.Popen) -> None:
-    os.killpg(server.pid, signal.SIGTERM)
-    try:
-        server.wait(timeout=30)
-    finally:
-        deadline = time.monotonic() + 15
-        while _group_alive(server.pid) and time.monotonic() < deadline:
-            time.sleep(0.2)
-        if _group_alive(server.pid):
-            os.killpg(server.pid, signal.SIGKILL)
-
-
-def _get(url: str, timeout: float = 5) -> tuple[int, str]:
-    try:
-        with urllib.request.urlopen(url, timeout=timeout) as response:
-            return response.status, response.read().decode()
-    except urllib.error.HTTPError as error:
-        return error.code, error.read().decode()
 
 
 def _post(url: str, body: bytes | str | dict | list, token: str | None = TOKEN, **headers):
@@ -105,8 +70,6 @@ def _post(url: str, body: bytes | str | dict | list, token: str | None = TOKEN, 
 @pytest.fixture(scope="module")
 def served(tmp_path_factory):
     """The bento of a January model served with the real feature repo's online store."""
-    from twelve.profiling import profile_frame
-
     root = tmp_path_factory.mktemp("serving")
     home = root / "home"
     patch = pytest.MonkeyPatch()
@@ -115,60 +78,28 @@ def served(tmp_path_factory):
     patch.setenv("TWELVE_HOME", str(home))
     patch.setenv("BENTOML_HOME", str(home / "bentoml"))
     started = time.perf_counter()
-    build_feature_store(root, home)
-    train = training_rows()
-    pipeline = fit_pipeline(train)
-    registered = register_model(root / "mlflow", pipeline, profiles_root=home / "profiles")
-    # A real reference profile (the training rows), as the training_set_profile asset writes it.
-    registered.reference_profile.write_bytes(profile_frame(train).serialize())
-    built = package(registered, home / "bentoml")
+    built, registered, pipeline = build_served_bento(root, home)
     setup_seconds = time.perf_counter() - started
-
-    port = free_port()
-    url = f"http://127.0.0.1:{port}"
-    env = bentoml_env(home / "bentoml")
-    env.update({"TWELVE_SERVING_TOKEN": TOKEN, "TWELVE_PROFILE_INTERVAL_SECONDS": "1"})
-    log_file = root / "serve.log"
-    with log_file.open("w") as log:
-        server = subprocess.Popen(
-            [sys.executable, "-m", "bentoml", "serve", built.tag, "--host", "127.0.0.1",
-             "--port", str(port)],
-            env=env,
-            cwd=root,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,  # its own process group: stopped as a whole at the end
-        )  # fmt: skip
+    extra = {"TWELVE_SERVING_TOKEN": TOKEN, "TWELVE_PROFILE_INTERVAL_SECONDS": "1"}
     try:
-        began = time.perf_counter()
-        not_ready_seen = False
-        while True:
-            if server.poll() is not None:
-                pytest.fail(f"bentoml serve exited {server.returncode}:\n{log_file.read_text()}")
-            if time.perf_counter() - began > READY_TIMEOUT_S:
-                pytest.fail(f"/readyz not ready:\n{log_file.read_text()[-4000:]}")
-            try:
-                status, _ = _get(f"{url}/readyz", timeout=2)
-            except (urllib.error.URLError, ConnectionError, TimeoutError):
-                status = None
-            if status == 503:
-                not_ready_seen = True
-            if status == 200:
-                break
-            time.sleep(0.2)
-        print(f"setup {setup_seconds:.1f} s, ready after {time.perf_counter() - began:.1f} s")
+        server, url, not_ready_seen, ready_s = start_server(built.tag, home, root, extra)
+    except RuntimeError as error:
+        patch.undo()
+        pytest.fail(str(error))
+    try:
+        print(f"setup {setup_seconds:.1f} s, ready after {ready_s:.1f} s")
         yield SimpleNamespace(
             url=url,
             home=home,
             built=built,
             registered=registered,
             pipeline=pipeline,
-            log_file=log_file,
+            log_file=root / "serve.log",
             server=server,
             not_ready_seen=not_ready_seen,
         )
     finally:
-        _stop(server)
+        stop_server(server)
         patch.undo()
 
 
@@ -219,7 +150,7 @@ def _request_body(flights: pd.DataFrame) -> dict:
 # --------------------------------------------------------------------------- predictions
 def test_readyz_was_false_until_the_feature_store_was_loaded(served):
     assert served.not_ready_seen
-    assert _get(f"{served.url}/livez")[0] == 200
+    assert http_get(f"{served.url}/livez")[0] == 200
 
 
 def test_assembled_holdout_rows_get_exactly_the_offline_probabilities(served):
@@ -344,7 +275,7 @@ def test_without_the_bearer_token_the_api_refuses_with_401(served, token):
     assert code == 401
     assert "Bearer" in answer["error"]
     # Probes stay open.
-    assert _get(f"{served.url}/readyz")[0] == 200
+    assert http_get(f"{served.url}/readyz")[0] == 200
 
 
 # --------------------------------------------------------------------------- monitoring, metrics
@@ -399,7 +330,7 @@ def test_metrics_expose_latency_rows_rejections_process_and_model_version(served
     flight = _request_body(raw_holdout_flights(1))["flights"][0]
     _post(f"{served.url}/predict", {"flights": [{**flight, "distance": -1.0}]})
     time.sleep(2.5)  # the process sampler runs every 2 s
-    status, text = _get(f"{served.url}/metrics")
+    status, text = http_get(f"{served.url}/metrics")
     assert status == 200
     lines = text.splitlines()
 
