@@ -67,14 +67,14 @@ services:
 		echo "installing Debian's postgresql and redis-server for the production-profile tests"; \
 		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql redis-server >/dev/null; }
 
-test: install browser services ## set up and pass every test
-	$(BIN)/pytest $(PYTEST_ARGS)
+test: install browser services ## set up and pass every test (the minute-long load test: test-reliability)
+	$(BIN)/pytest -m "not long" $(PYTEST_ARGS)
 
 test-reliability: install services ## only the reliability suite (faults, load, fuzz), with figures
 	$(BIN)/pytest -m reliability -s $(PYTEST_ARGS)
 
 test-fast: install ## the tests not marked slow
-	$(BIN)/pytest -m "not slow" $(PYTEST_ARGS)
+	$(BIN)/pytest -m "not slow and not long" $(PYTEST_ARGS)
 
 ui: install ## the Dagster UI on 127.0.0.1:$(UI_PORT), one code location per project
 	$(BIN)/dagster dev -w infra/workspace.yaml -h 127.0.0.1 -p $(UI_PORT)

@@ -372,8 +372,12 @@ def http_get(url: str, timeout: float = 5) -> tuple[int, str]:
         return error.code, error.read().decode()
 
 
-def start_server(tag: str, home: Path, cwd: Path, extra_env: dict[str, str]):
+def start_server(
+    tag: str, home: Path, cwd: Path, extra_env: dict[str, str], fail_on: str | None = None
+):
     """``bentoml serve TAG`` on a free 127.0.0.1 port in its own process group, until ready.
+
+    ``fail_on``: a text that, once in the server's log, stops the wait (and the server) at once.
 
     Returns:
         (server process, base URL, whether /readyz answered 503 before 200, seconds to ready).
@@ -402,7 +406,9 @@ def start_server(tag: str, home: Path, cwd: Path, extra_env: dict[str, str]):
     while True:
         if server.poll() is not None:
             raise RuntimeError(f"bentoml serve exited {server.returncode}:\n{log_file.read_text()}")
-        if time.perf_counter() - began > READY_TIMEOUT_S:
+        if time.perf_counter() - began > READY_TIMEOUT_S or (
+            fail_on and fail_on in log_file.read_text(errors="replace")
+        ):
             stop_server(server)
             raise RuntimeError(f"/readyz not ready:\n{log_file.read_text()[-4000:]}")
         try:

@@ -45,7 +45,7 @@ from pathlib import Path
 from typing import Annotated, Any, get_args
 
 import bentoml
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 with bentoml.importing():
     import joblib
@@ -192,6 +192,9 @@ class PredictionResponse(BaseModel):
     bento_tag: str | None = Field(description="Tag of the served bento; null outside a bento.")
 
 
+MIN_YEAR, MAX_YEAR = 1970, 2200
+
+
 class FlightRequest(BaseModel):
     """One flight as a caller knows it when it is scheduled."""
 
@@ -208,6 +211,15 @@ class FlightRequest(BaseModel):
         "the origin (America/New_York)."
     )
     distance: float = Field(description="Great-circle distance in miles.")
+
+    @field_validator("scheduled_departure")
+    @classmethod
+    def _a_plausible_year(cls, value: datetime) -> datetime:
+        # pandas timestamps end in 2262; a year far outside flight schedules is bad input (a
+        # 422 naming the field), not an overflow deep in the feature assembly (a 500).
+        if not MIN_YEAR <= value.year <= MAX_YEAR:
+            raise ValueError(f"year {value.year} is outside {MIN_YEAR}..{MAX_YEAR}")
+        return value
 
 
 # The same flight as EXAMPLE_INPUT: UA 1545 EWR -> IAH, 2013-01-01 05:15 local time.
@@ -308,6 +320,7 @@ class FlightDelay:
                 f"BentoML model {self.bento_model.tag} lacks metadata {missing}: import it with "
                 "twelve.bento.package_model_version"
             )
+        runtime.verify_digests(Path(self.bento_model.path), metadata.get("file_sha256"))
         self.pipeline = joblib.load(self.bento_model.path_of(PIPELINE_FILE))
         self.threshold = float(metadata["threshold"])
         self.model_version = str(metadata["model_version"])

@@ -21,7 +21,12 @@ def import_model(staging: Path, tag: str) -> str:
     """Create model ``tag`` from ``staging`` and return its tag."""
     import bentoml
 
+    from twelve.serving import file_digests
+
     metadata = json.loads((staging / METADATA_FILE).read_text())
+    # Recorded now, verified by the service before it unpickles anything (a tampered model file
+    # is refused at load).
+    metadata["file_sha256"] = file_digests(staging, skip=(METADATA_FILE,))
     labels = {
         key: str(metadata[key]) for key in ("registered_model", "model_version") if key in metadata
     }

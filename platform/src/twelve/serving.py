@@ -189,6 +189,63 @@ def load_serving_config(service_dir: Path, environ: Mapping[str, str] | None = N
     return config
 
 
+class TamperedModelError(RuntimeError):
+    """A model file does not match the digest recorded when it was packaged."""
+
+
+def file_digests(folder: Path, skip: Iterable[str] = ()) -> dict[str, str]:
+    """sha256 of every file under ``folder`` (relative POSIX path -> hex digest).
+
+    Args:
+        folder: the model folder.
+        skip: relative paths to leave out (the metadata BentoML writes itself).
+
+    Returns:
+        The digests, sorted by path.
+    """
+    import hashlib
+
+    skipped = set(skip)
+    digests = {}
+    for path in sorted(p for p in folder.rglob("*") if p.is_file()):
+        relative = path.relative_to(folder).as_posix()
+        if relative in skipped:
+            continue
+        digest = hashlib.sha256()
+        with path.open("rb") as handle:
+            for block in iter(lambda: handle.read(1 << 20), b""):
+                digest.update(block)
+        digests[relative] = digest.hexdigest()
+    return digests
+
+
+def verify_digests(folder: Path, recorded: Mapping[str, str] | None) -> None:
+    """Refuse a model whose files differ from the digests recorded at packaging.
+
+    Called before anything is unpickled: a tampered pickle must never be loaded.
+
+    Raises:
+        TamperedModelError: digests are missing, or a recorded file is missing or changed
+            (the message names each file, the recorded and the found digest).
+    """
+    if not recorded:
+        raise TamperedModelError(
+            f"{folder}: no file digests recorded; repackage it with twelve.bento (refusing to load)"
+        )
+    found = file_digests(folder, skip=())
+    problems = [
+        f"{name}: recorded sha256 {digest[:12]}, found "
+        f"{found[name][:12] if name in found else 'no file'}"
+        for name, digest in sorted(recorded.items())
+        if found.get(name) != digest
+    ]
+    if problems:
+        raise TamperedModelError(
+            f"model files in {folder} do not match their recorded digests, refusing to load: "
+            + "; ".join(problems)
+        )
+
+
 def env_flag(environ: Mapping[str, str], name: str, default: bool = True) -> bool:
     """An on/off switch from the environment (``off``, ``0``, ``false``, ``no`` switch off)."""
     value = environ.get(name)
