@@ -32,14 +32,14 @@ DBT_DIR := projects/flight_delays/dbt
 MANIFEST := $(DBT_DIR)/target/manifest.json
 LOCK_INPUTS := uv.lock pyproject.toml platform/pyproject.toml $(wildcard projects/*/pyproject.toml)
 
-.PHONY: help install browser services demo test test-reliability test-fast ui serve mlflow-ui lint format bench clean
+.PHONY: help install browser services demo test test-reliability test-fast ui serve mlflow-ui lint format docs bench clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
 
 $(VENV)/.installed: $(LOCK_INPUTS)
 	@$(PYTHON) -m uv --version >/dev/null 2>&1 || $(PYTHON) -m pip install --quiet uv
-	$(UV) sync --locked --compile-bytecode --quiet
+	$(UV) sync --locked --all-packages --compile-bytecode --quiet
 	@touch $@
 
 # dagster-dbt needs the manifest before the code location loads (never parsed at import time).
@@ -97,6 +97,9 @@ format: install ## apply ruff's fixes and formatting
 bench: install ## benchmarks with their conditions and ratios (not tests)
 	PYTHONWARNINGS=ignore::DeprecationWarning $(BIN)/python bench/pipeline.py
 	PYTHONWARNINGS=ignore::DeprecationWarning $(BIN)/python bench/serving.py
+
+docs: install ## build the docs site strictly into site/ (broken links fail)
+	$(BIN)/mkdocs build --strict
 
 clean: ## remove run state and derived data (keeps .venv and DVC-tracked pointers)
 	rm -rf $(TWELVE_HOME) data/features data/training $(DBT_DIR)/target

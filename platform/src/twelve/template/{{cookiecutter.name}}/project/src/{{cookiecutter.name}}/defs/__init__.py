@@ -1,0 +1,1 @@
+"""The areas of the code location; each module exposes ``defs()``."""
