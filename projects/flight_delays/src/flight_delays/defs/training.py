@@ -25,6 +25,7 @@ from flight_delays.config_training import (
     EvaluationConfig,
     HoldoutConfig,
     PipelineSpec,
+    PromotionConfig,
     TrainingConfig,
     pipeline_specs,
     training_config_class,
@@ -518,8 +519,66 @@ def _evaluate(
 
 
 # --------------------------------------------------------------------------------------- alias
+@dataclass(frozen=True)
+class Promotion:
+    """Whether a candidate that passed the gate takes the champion alias, and why."""
+
+    alias: str
+    decision: str  # "first champion" | "promoted" | "kept challenger"
+    reason: str
+
+
+def decide_promotion(
+    candidate_roc_auc: float,
+    champion_roc_auc: float | None,
+    evaluated_against: str | None,
+    current_champion: str | None,
+    margin: float,
+) -> Promotion:
+    """The alias of a candidate that passed the gate (pure).
+
+    The candidate becomes champion when there is none, or when its ROC AUC beats the champion's,
+    both scored on the same holdout by the evaluation, by at least ``margin``. It stays
+    challenger otherwise, and also when the champion changed since the evaluation (the scores
+    compared would not be the current champion's).
+
+    Args:
+        candidate_roc_auc: the candidate's ROC AUC on the holdout.
+        champion_roc_auc: the champion's on the same holdout (None: no champion then).
+        evaluated_against: the champion version the evaluation scored (None: none).
+        current_champion: the version holding ``champion`` now (None: none).
+        margin: the configured ``evaluation.promotion_margin``.
+    """
+    if current_champion is None:
+        return Promotion(evaluation.CHAMPION, "first champion", "there is no champion yet")
+    if evaluated_against != current_champion or champion_roc_auc is None:
+        return Promotion(
+            evaluation.CHALLENGER,
+            "kept challenger",
+            f"the evaluation scored champion {evaluated_against or 'none'} but the champion is "
+            f"now v{current_champion}: re-run model_evaluation to compare with it",
+        )
+    needed = champion_roc_auc + margin
+    if candidate_roc_auc >= needed:
+        return Promotion(
+            evaluation.CHAMPION,
+            "promoted",
+            f"ROC AUC {candidate_roc_auc:.4f} >= champion v{current_champion} "
+            f"{champion_roc_auc:.4f} + margin {margin} on the same holdout",
+        )
+    return Promotion(
+        evaluation.CHALLENGER,
+        "kept challenger",
+        f"ROC AUC {candidate_roc_auc:.4f} < champion v{current_champion} "
+        f"{champion_roc_auc:.4f} + margin {margin} = {needed:.4f} on the same holdout",
+    )
+
+
 def _alias(
-    context: dg.AssetExecutionContext, mlflow: MlflowResource, spec: PipelineSpec
+    context: dg.AssetExecutionContext,
+    config: PromotionConfig,
+    mlflow: MlflowResource,
+    spec: PipelineSpec,
 ) -> dg.MaterializeResult:
     evaluated = _latest_metadata(context, spec.asset("model_evaluation"))
     name, version = evaluated["registered_model"], str(evaluated["model_version"])
@@ -536,8 +595,9 @@ def _alias(
                 "aliases": dg.MetadataValue.json(before),
             }
         )
+    candidate = _json(evaluated["candidate_metrics"])
     decision = evaluation.decide_alias(
-        _json(evaluated["candidate_metrics"]),
+        candidate,
         _json(evaluated["baseline_metrics"]),
         float(evaluated["min_roc_auc"]),
         has_champion=evaluation.CHAMPION in before,
@@ -546,16 +606,44 @@ def _alias(
         raise dg.Failure(
             description=f"{name} v{version} gets no alias:\n" + "\n".join(decision.reasons)
         )
-    mlflow.set_alias(name, decision.alias, version)
+    evaluated_against = str(evaluated.get("champion_version", "none"))
+    champion_roc_auc = evaluated.get("champion_roc_auc")
+    current = before.get(evaluation.CHAMPION)
+    promotion = decide_promotion(
+        float(candidate["roc_auc"]),
+        float(champion_roc_auc) if champion_roc_auc is not None else None,
+        None if evaluated_against == "none" else evaluated_against,
+        None if current is None else str(current),
+        config.promotion_margin,
+    )
+    # The gate's own line says "a champion exists already": the promotion reason replaces it.
+    reasons = [*decision.reasons[:-1], f"{promotion.decision}: {promotion.reason}"]
+    mlflow.set_alias(name, promotion.alias, version)
+    client = mlflow.client()
+    client.set_model_version_tag(name, version, "twelve.promotion", promotion.decision)
+    client.set_model_version_tag(name, version, "twelve.promotion_reason", promotion.reason)
     after = mlflow.aliases_of(name)
-    context.log.info("%s v%s is now %s", name, version, decision.alias)
+    context.log.info(
+        "%s v%s is now %s (%s: %s)", name, version, promotion.alias, promotion.decision,
+        promotion.reason,
+    )  # fmt: skip
     return dg.MaterializeResult(
         metadata={
             "registered_model": name,
             "model_version": version,
-            "alias": decision.alias,
+            "alias": promotion.alias,
             "changed": True,
-            "reasons": dg.MetadataValue.md("\n".join(f"- {r}" for r in decision.reasons)),
+            "decision": promotion.decision,
+            "roc_auc": round(float(candidate["roc_auc"]), 4),
+            # Only when there was a champion: a numeric series in the UI stays numeric.
+            **(
+                {"champion_roc_auc": round(float(champion_roc_auc), 4)}
+                if champion_roc_auc is not None
+                else {}
+            ),
+            "champion_before": "none" if current is None else str(current),
+            "promotion_margin": config.promotion_margin,
+            "reasons": dg.MetadataValue.md("\n".join(f"- {r}" for r in reasons)),
             "aliases_before": dg.MetadataValue.json(before),
             "aliases": dg.MetadataValue.json(after),
         }
@@ -667,15 +755,18 @@ its run (baseline and champion metrics).""",
         kinds={"mlflow"},
         tags={"pipeline": spec.name},
         description=f"""The gate's outcome in the registry for the {who}: the evaluated version
-becomes `champion` when there is none yet, else `challenger`.
+becomes `champion` when there is none yet, or when its ROC AUC beats the current champion's, both
+scored on the same holdout, by the configured `promotion_margin`; otherwise `challenger`.
 
 Runs only when the evaluation's blocking checks passed; the decision is made again from the
 evaluation's metrics (so running this asset alone cannot promote a failed model), and a refused
-model leaves every alias as it was. Promoting a challenger to champion is a deliberate, separate
-step.""",
+model leaves every alias as it was. The decision, both scores and the margin are in the metadata
+and in the version's tags (`twelve.promotion`, `twelve.promotion_reason`).""",
     )
-    def aliased(context: dg.AssetExecutionContext, mlflow: MlflowResource) -> dg.MaterializeResult:
-        return _alias(context, mlflow, spec)
+    def aliased(
+        context: dg.AssetExecutionContext, config: PromotionConfig, mlflow: MlflowResource
+    ) -> dg.MaterializeResult:
+        return _alias(context, config, mlflow, spec)
 
     return [trained, evaluated, aliased]
 

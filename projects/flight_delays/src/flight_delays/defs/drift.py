@@ -1,0 +1,298 @@
+"""Drift per arriving month (factor 6): each month of the training set vs the training reference.
+
+``month_drift`` (partitioned by month, like ``raw_flights``) profiles the model-input columns of
+one month's rows of the training set with whylogs and compares them with the training set's
+reference profile (``ProfileStore().read_reference("training_set")``, set by
+``training_set_profile``): per feature a Hellinger distance and a KS / chi-squared test,
+Holm-adjusted (``twelve.drift``), then a data-set verdict (drift / possible drift / no drift).
+A self-contained HTML report is written to ``<TWELVE_HOME>/reports/month_drift/<YYYY-MM>.html``
+with a JSON twin, both logged to one MLflow run in the data experiment (``flight_delays_data``,
+tag ``twelve.kind = drift_report``); the metadata carries the verdict and the evidence the
+retraining sensor reads (``flight_delays.defs.sensors``).
+"""
+
+# No `from __future__ import annotations`: Dagster inspects the real parameter annotations.
+import json
+from pathlib import Path
+
+import dagster as dg
+import pandas as pd
+from pydantic import Field
+
+from flight_delays import contract, resources
+from flight_delays import paths as project_paths
+from flight_delays.defs.profiles import data_tracking
+from flight_delays.partitions import monthly_partitions
+from flight_delays.training_set import training_set_path
+from twelve import drift, profiling, reports, skew
+from twelve import paths as twelve_paths
+from twelve.config import load_defaults
+from twelve.tracking import MlflowResource, MlflowUnavailableError
+
+_DEFAULTS = load_defaults(project_paths.CONF_DIR / "drift.yaml", "drift")
+GROUP = "monitoring"
+TRAINING_SET_DATASET = "training_set"
+REPORT_FOLDER = "month_drift"
+
+
+class DriftConfig(dg.Config):
+    """When a month's shift against the training reference is called drift."""
+
+    alpha: float = Field(
+        default=_DEFAULTS["alpha"], gt=0.0, lt=1.0, description="Family-wise error rate (Holm)."
+    )
+    warn_distance: float = Field(
+        default=_DEFAULTS["warn_distance"], description="Hellinger distance of a warning."
+    )
+    drift_distance: float = Field(
+        default=_DEFAULTS["drift_distance"], description="Hellinger distance of drift."
+    )
+    min_rows: int = Field(
+        default=_DEFAULTS["min_rows"], ge=1, description="Non-null values needed per side."
+    )
+    feature_drift_distance: dict[str, float] = Field(
+        default=dict(_DEFAULTS["feature_drift_distance"] or {}),
+        description="Per-feature drift distances replacing drift_distance (feature -> distance).",
+    )
+    exclude_features: list[str] = Field(
+        default=list(_DEFAULTS["exclude_features"]),
+        description="Model inputs left out (calendar features differ between months by design).",
+    )
+
+    def thresholds(self) -> drift.DriftThresholds:
+        """The thresholds as ``twelve.drift`` takes them (validated there)."""
+        return drift.DriftThresholds(
+            alpha=self.alpha,
+            warn_distance=self.warn_distance,
+            drift_distance=self.drift_distance,
+            min_rows=self.min_rows,
+            feature_drift_distance=dict(self.feature_drift_distance),
+        )
+
+
+def compared_features(excluded: list[str]) -> list[str]:
+    """The model-input columns compared, without the excluded ones.
+
+    Raises:
+        ValueError: an excluded name is not a model input (a typo would silently compare it).
+    """
+    unknown = sorted(set(excluded) - set(contract.FEATURE_COLUMNS))
+    if unknown:
+        raise ValueError(f"exclude_features names unknown model inputs: {unknown}")
+    return [name for name in contract.FEATURE_COLUMNS if name not in excluded]
+
+
+def month_rows(frame: pd.DataFrame, month: str, features: list[str]) -> pd.DataFrame:
+    """The feature columns of the rows of ``month`` (``flight_month`` 'YYYY-MM').
+
+    Raises:
+        ValueError: a column is missing, or the month has no row (named).
+    """
+    missing = [name for name in ["flight_month", *features] if name not in frame.columns]
+    if missing:
+        raise ValueError(f"the training set lacks column(s) {missing}")
+    rows = frame.loc[frame["flight_month"].astype(str) == month, features]
+    if rows.empty:
+        raise ValueError(
+            f"the training set has no row of {month}: its months are "
+            f"{sorted(frame['flight_month'].astype(str).unique())}"
+        )
+    return rows
+
+
+def drift_event(month: str, training_md5: str) -> str:
+    """The identity of a drift finding: one month judged against one training set version.
+
+    The same month judged again against the same training set is the same event (the sensor
+    starts one retraining for it, not one per materialization).
+    """
+    return f"{month}@{training_md5[:12]}"
+
+
+def _read_columns(path: Path, wanted: list[str]) -> pd.DataFrame:
+    """The wanted columns the file has (a missing one is named by :func:`month_rows`)."""
+    import pyarrow.parquet as pq
+
+    present = set(pq.read_schema(path).names)
+    return pd.read_parquet(path, columns=[name for name in wanted if name in present])
+
+
+def report_path(month: str) -> Path:
+    """``<TWELVE_HOME>/reports/month_drift/<YYYY-MM>.html``."""
+    return twelve_paths.state_dir() / "reports" / REPORT_FOLDER / f"{month}.html"
+
+
+def _log_run(
+    tracking: MlflowResource,
+    context: dg.AssetExecutionContext,
+    *,
+    month: str,
+    event: str,
+    verdict: drift.DatasetDrift,
+    results: list[drift.FeatureDrift],
+    report: Path,
+) -> str:
+    """One MLflow run per drift report: verdict as tags, distances as metrics, the report."""
+    import mlflow as mlflow_api
+
+    try:
+        tracking.ensure_available()
+    except MlflowUnavailableError as error:
+        raise dg.Failure(description=str(error)) from error
+    tags = {
+        "twelve.kind": "drift_report",
+        "twelve.month": month,
+        "twelve.drift_event": event,
+        "twelve.verdict": verdict.verdict,
+        "twelve.drifted_features": ",".join(verdict.drifted),
+        "dagster.run_id": context.run.run_id,
+        "dagster.partition": context.partition_key,
+    }
+    with tracking.start_run(run_name=f"drift@{month}", tags=tags) as run:
+        mlflow_api.log_metrics(
+            {
+                "features_drifted": float(len(verdict.drifted)),
+                "features_warned": float(len(verdict.warned)),
+                **{
+                    f"hellinger.{r.feature}": float(r.distance)
+                    for r in results
+                    if r.verdict != "skipped"
+                },
+            }
+        )
+        mlflow_api.log_artifact(str(report), "report")
+        mlflow_api.log_artifact(str(report.with_suffix(".json")), "report")
+        return run.info.run_id
+
+
+@dg.asset(
+    partitions_def=monthly_partitions,
+    deps=[dg.AssetDep("training_set"), dg.AssetDep("training_set_profile")],
+    group_name=GROUP,
+    code_version="1",
+    kinds={"whylogs", "html"},
+)
+def month_drift(
+    context: dg.AssetExecutionContext, config: DriftConfig, mlflow: MlflowResource
+) -> dg.MaterializeResult:
+    """Drift of one month against the training reference: per model input feature a Hellinger
+    distance and a KS / chi-squared test (Holm-adjusted over the features), and a verdict for the
+    month (drift / possible drift / no drift) with the features and scores behind it.
+
+    Compares that month's rows of `training/training_set.parquet` (profiled with whylogs) with the
+    training set's reference profile set by `training_set_profile`. Writes a self-contained HTML
+    report (`<TWELVE_HOME>/reports/month_drift/<YYYY-MM>.html`, charts inline) and its JSON twin.
+    Both are logged to an MLflow run of the experiment `flight_delays_data` (per-feature
+    distances as metrics). The retraining sensor reads the verdict from this asset's metadata.
+    """
+    month = context.partition_key[:7]
+    try:
+        thresholds = config.thresholds()
+    except ValueError as error:
+        raise dg.Failure(description=f"conf/drift.yaml or run config: {error}") from error
+    try:
+        features = compared_features(config.exclude_features)
+        unknown = sorted(set(config.feature_drift_distance) - set(features))
+        if unknown:
+            raise ValueError(f"feature_drift_distance names features not compared: {unknown}")
+    except ValueError as error:
+        raise dg.Failure(description=str(error)) from error
+    path = training_set_path()
+    if not path.is_file():
+        raise dg.Failure(description=f"the training set {path} does not exist: materialize it")
+    store = profiling.ProfileStore()
+    try:
+        reference_version = store.reference_version(TRAINING_SET_DATASET)
+    except profiling.ProfileNotFound as error:
+        raise dg.Failure(description=str(error)) from error
+    training_md5 = profiling.file_md5(path)
+    if training_md5 != reference_version:
+        # Not fatal: the reference is what the model was trained on; say which one was used.
+        context.log.warning(
+            "the training set (md5 %s) is not the reference profile's version %s: "
+            "materialize training_set_profile to compare with the current one",
+            training_md5,
+            reference_version,
+        )
+    try:
+        rows = month_rows(_read_columns(path, ["flight_month", *features]), month, features)
+    except ValueError as error:
+        raise dg.Failure(description=f"{path}: {error}") from error
+
+    reference = store.read(TRAINING_SET_DATASET, reference_version)
+    target = profiling.profile_frame(rows)
+    results = drift.compare_profiles(reference, target, features, thresholds)
+    verdict = drift.dataset_verdict(results)
+    event = drift_event(month, reference_version)
+    reference_file = store.path_of(TRAINING_SET_DATASET, reference_version)
+    facts = {
+        "month": month,
+        "rows of the month": len(rows),
+        "verdict": verdict.verdict,
+        "reference": f"training set {reference_version} ({reference_file})",
+        "excluded features": ", ".join(config.exclude_features) or "none",
+    }
+    html_text = skew.render_skew_report(
+        reference,
+        target,
+        results,
+        title=f"Drift of {month} against the training reference",
+        facts=facts,
+        thresholds=thresholds,
+    )
+    report = reports.write_report(html_text, report_path(month))
+    Path(report).with_suffix(".json").write_text(
+        json.dumps(
+            {
+                "month": month,
+                "event": event,
+                "reference_version": reference_version,
+                "verdict": verdict.to_dict(),
+                "results": [r.to_dict() for r in results],
+            },
+            indent=2,
+            default=str,
+        )
+    )
+    run_id = _log_run(
+        data_tracking(mlflow),
+        context,
+        month=month,
+        event=event,
+        verdict=verdict,
+        results=results,
+        report=Path(report),
+    )
+    context.log.info(
+        "%s: %s (drift: %s; warn: %s), report %s",
+        month,
+        verdict.verdict,
+        verdict.drifted,
+        verdict.warned,
+        report,
+    )
+    return dg.MaterializeResult(
+        metadata={
+            "month": month,
+            "verdict": verdict.verdict,
+            "drift_event": event,
+            "drifted_features": dg.MetadataValue.json(verdict.drifted),
+            "warned_features": dg.MetadataValue.json(verdict.warned),
+            "scores": dg.MetadataValue.json(verdict.scores),
+            "p_values": dg.MetadataValue.json(verdict.p_values),
+            "features_compared": verdict.compared,
+            "rows": len(rows),
+            "reference_version": reference_version,
+            "training_set_md5": training_md5,
+            "alpha": thresholds.alpha,
+            "drift_distance": thresholds.drift_distance,
+            "report": dg.MetadataValue.path(str(report)),
+            "mlflow_run_id": run_id,
+            "features": dg.MetadataValue.md(skew.results_markdown(results)),
+        }
+    )
+
+
+def defs() -> dg.Definitions:
+    """The `month_drift` asset and the `mlflow` resource it logs its reports with."""
+    return dg.Definitions(assets=[month_drift], resources={"mlflow": resources.mlflow()})

@@ -1,0 +1,148 @@
+"""The retraining sensor: no run without drift, one run per drift event, the cursor advances."""
+
+import json
+
+import dagster as dg
+import pytest
+
+from flight_delays.defs import sensors
+
+
+@pytest.fixture
+def instance():
+    with dg.instance_for_test() as test_instance:
+        yield test_instance
+
+
+def _raw_month(instance, partition: str, md5: str) -> None:
+    instance.report_runless_asset_event(
+        dg.AssetMaterialization(
+            asset_key="raw_flights", partition=partition, tags={"dagster/data_version": md5}
+        )
+    )
+
+
+def _drift_result(instance, partition: str, verdict: str, event: str, **extra) -> None:
+    metadata = {
+        "month": partition[:7],
+        "verdict": verdict,
+        "drift_event": event,
+        "drifted_features": dg.MetadataValue.json(["temp", "dewp"] if verdict == "drift" else []),
+        "scores": dg.MetadataValue.json({"temp": 0.45, "dewp": 0.31}),
+        "p_values": dg.MetadataValue.json({"temp": 1e-30, "dewp": 2e-12}),
+        "reference_version": "abc123",
+        **extra,
+    }
+    instance.report_runless_asset_event(
+        dg.AssetMaterialization(asset_key="month_drift", partition=partition, metadata=metadata)
+    )
+
+
+def _tick(instance, cursor: str | None):
+    context = dg.build_sensor_context(instance=instance, cursor=cursor)
+    result = sensors.drift_retraining(context)
+    requests = [] if isinstance(result, dg.SkipReason) else list(result)
+    return requests, context.cursor
+
+
+def test_no_run_without_drift_but_the_cursor_advances(instance):
+    _raw_month(instance, "2013-05-01", "md5-may")
+    _drift_result(instance, "2013-05-01", "no drift", "2013-05@abc")
+    _drift_result(instance, "2013-06-01", "possible drift", "2013-06@abc")
+
+    requests, cursor = _tick(instance, None)
+
+    assert requests == []
+    state = json.loads(cursor)
+    assert state["raw_after"] > 0 and state["drift_after"] > state["raw_after"]
+    assert state["pending"] == {"2013-05-01": "md5-may"}
+    assert state["handled"] == []
+
+
+def test_one_run_per_drift_event_with_the_evidence_in_its_tags(instance):
+    _raw_month(instance, "2013-07-01", "md5-july")
+    _drift_result(instance, "2013-07-01", "drift", "2013-07@abc")
+
+    requests, cursor = _tick(instance, None)
+
+    (request,) = requests
+    assert request.job_name == sensors.RETRAINING_JOB == "golden_path"
+    assert request.run_key == "drift:2013-07@abc"
+    tags = request.tags
+    assert tags["twelve/trigger"] == "drift"
+    assert tags["twelve/drift_window"] == "2013-07"
+    assert tags["twelve/drift_features"] == "temp,dewp"
+    assert json.loads(tags["twelve/drift_scores"]) == {"dewp": 0.31, "temp": 0.45}
+    assert json.loads(tags["twelve/drift_p_values"])["temp"] == pytest.approx(1e-30)
+    assert tags["twelve/drift_reference"] == "abc123"
+    assert json.loads(tags["twelve/new_data_versions"]) == {"2013-07-01": "md5-july"}
+    assert all(isinstance(value, str) for value in tags.values())
+    # July is the holdout the challenger and the champion are scored on; training ends in May.
+    ops = request.run_config["ops"]
+    assert ops["holdout_set"] == {"config": {"month": "2013-07"}}
+    assert ops["trained_model"] == {"config": {"last_month": "2013-05"}}
+    assert ops["trained_model_logreg"] == {"config": {"last_month": "2013-05"}}
+
+    # Next tick: nothing new -> no second run for the same event.
+    again, cursor_after = _tick(instance, cursor)
+    assert again == []
+    assert json.loads(cursor_after)["handled"] == ["2013-07@abc"]
+
+    # The same month judged again against the same training set: the same event, no new run.
+    _drift_result(instance, "2013-07-01", "drift", "2013-07@abc")
+    repeated, cursor_after = _tick(instance, cursor_after)
+    assert repeated == []
+
+    # A new event (August, or July against a new training set): exactly one more run.
+    _raw_month(instance, "2013-08-01", "md5-august")
+    _drift_result(instance, "2013-08-01", "drift", "2013-08@abc")
+    (second,) = _tick(instance, cursor_after)[0]
+    assert second.run_key == "drift:2013-08@abc"
+    assert json.loads(second.tags["twelve/new_data_versions"]) == {"2013-08-01": "md5-august"}
+
+
+def test_two_drift_events_in_one_tick_start_two_runs(instance):
+    _drift_result(instance, "2013-07-01", "drift", "2013-07@abc")
+    _drift_result(instance, "2013-08-01", "drift", "2013-08@abc")
+
+    requests, cursor = _tick(instance, None)
+
+    assert [r.run_key for r in requests] == ["drift:2013-07@abc", "drift:2013-08@abc"]
+    assert json.loads(cursor)["handled"] == ["2013-07@abc", "2013-08@abc"]
+
+
+@pytest.mark.parametrize(
+    ("month", "holdout", "last"),
+    [("2013-07", "2013-07", "2013-05"), ("2013-03", "2013-03", "2013-01"), ("2013-02", None, None)],
+)
+def test_the_retraining_window_ends_before_the_drifted_month(month, holdout, last):
+    config = sensors.retraining_run_config(month, gap_months=1)
+    if holdout is None:
+        assert config is None  # no training month left: the YAML defaults are used
+    else:
+        assert config["ops"]["holdout_set"]["config"]["month"] == holdout
+        assert config["ops"]["trained_model"]["config"]["last_month"] == last
+
+
+def test_the_retraining_run_config_is_valid_for_the_golden_path():
+    from dagster._config import validate_config
+
+    from flight_delays.definitions import defs
+
+    config = sensors.retraining_run_config("2013-07")
+    job = defs.resolve_job_def(sensors.RETRAINING_JOB)
+    assert validate_config(job.run_config_schema.config_type, config).success
+
+
+def test_a_foreign_cursor_fails_clearly(instance):
+    with pytest.raises(dg.Failure, match="not a drift_retraining cursor"):
+        _tick(instance, '{"something": "else"}')
+
+
+def test_the_sensor_resolves_with_its_job():
+    definitions = dg.Definitions.merge(
+        sensors.defs(),
+        dg.Definitions(jobs=[dg.define_asset_job(sensors.RETRAINING_JOB)]),
+    )
+    sensor = definitions.resolve_sensor_def("drift_retraining")
+    assert sensor.minimum_interval_seconds == sensors.MINIMUM_INTERVAL_SECONDS == 60
