@@ -52,8 +52,6 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
-REGISTRY_FILE = "feast_registry.db"
-ONLINE_STORE_FILE = "feast_online_store.db"
 DEFAULT_REPO_DIR = "feature_repo"
 ENTITY_TIMESTAMP = "event_timestamp"
 _ROW = "__twelve_row"
@@ -237,15 +235,10 @@ def build_repo_config(repo_path: Path, yaml_file: str, state_dir: Path) -> RepoC
 
     config_path = Path(repo_path) / yaml_file
     # Same expansion as Feast's own loader, so ${VARS} in a production yaml keep working.
+    from twelve.serving import relocate_feature_store
+
     raw = yaml.safe_load(os.path.expandvars(config_path.read_text()))
-    registry = raw.get("registry")
-    if registry is None or isinstance(registry, str):
-        registry = raw["registry"] = {"path": registry}
-    if registry.get("registry_type", "file") == "file":
-        registry["path"] = str(Path(state_dir) / REGISTRY_FILE)
-    online = raw.setdefault("online_store", {"type": "sqlite"})
-    if isinstance(online, dict) and online.get("type", "sqlite") == "sqlite":
-        online["path"] = str(Path(state_dir) / ONLINE_STORE_FILE)
+    raw = relocate_feature_store(raw, state_dir)
     Path(state_dir).mkdir(parents=True, exist_ok=True)
     config = RepoConfig(**raw)
     config.repo_path = Path(repo_path)

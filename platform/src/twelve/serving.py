@@ -61,7 +61,7 @@ PROFILE_INTERVAL_ENV = "TWELVE_PROFILE_INTERVAL_SECONDS"
 CONTRACT_ENV = "TWELVE_SERVING_CONTRACT"  # "off" skips the contract (benchmark baseline only)
 MONITORING_ENV = "TWELVE_SERVING_MONITORING"  # "off" skips profiling (benchmark baseline only)
 
-REGISTRY_FILE = "feast_registry.db"  # same names as twelve.features (the platform's layout)
+REGISTRY_FILE = "feast_registry.db"  # the platform's layout, for the pipeline and the bento
 ONLINE_STORE_FILE = "feast_online_store.db"
 DEFAULT_PROFILE_INTERVAL_S = 60.0
 DEFAULT_MAX_BUFFER_ROWS = 200_000
@@ -75,8 +75,9 @@ class ServingConfigError(RuntimeError):
 def relocate_feature_store(raw: Mapping[str, Any], state_dir: Path) -> dict[str, Any]:
     """A ``feature_store.yaml`` mapping with its file registry and SQLite store in ``state_dir``.
 
-    The same rule as :func:`twelve.features.build_repo_config` (the platform's layout: both files
-    live in ``TWELVE_HOME``); other registry and online store types are kept as they are.
+    The one rule of the platform's layout (both files live in ``TWELVE_HOME``), used by the
+    pipeline (:func:`twelve.features.build_repo_config`) and the bento alike; other registry and
+    online store types are kept as they are.
 
     Args:
         raw: the parsed yaml.
