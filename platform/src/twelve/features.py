@@ -134,7 +134,7 @@ def _collect_objects(modules: Sequence[Any]) -> RepoContents:
             obj = getattr(module, attr)
             if isinstance(obj, StreamFeatureView):
                 # Stream views need a push/stream source this platform does not run locally.
-                raise NotImplementedError(
+                raise ValueError(
                     f"{module.__name__}.{attr}: stream feature views are not supported by "
                     "twelve.features (use the feast CLI)"
                 )
