@@ -32,7 +32,7 @@ DBT_DIR := projects/flight_delays/dbt
 MANIFEST := $(DBT_DIR)/target/manifest.json
 LOCK_INPUTS := uv.lock pyproject.toml platform/pyproject.toml $(wildcard projects/*/pyproject.toml)
 
-.PHONY: help install browser services demo test test-reliability test-fast ui serve mlflow-ui lint format docs bench clean
+.PHONY: help install browser services demo demo-drift test test-reliability test-fast ui serve mlflow-ui lint format docs bench clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -55,6 +55,10 @@ install: $(VENV)/.installed $(MANIFEST) $(DAGSTER_HOME)/dagster.yaml ## create .
 
 demo: install ## run the flight-delay golden path on real data (stale assets only)
 	$(BIN)/twelve run flight_delays
+
+REPLAY_ARGS ?=
+demo-drift: demo ## replay months arriving one by one: traffic, drift, sensor, retraining, gate
+	$(BIN)/twelve replay flight_delays $(REPLAY_ARGS)
 
 # The UI test drives Debian's chromium with Playwright (no browser download, STACK-NOTES).
 browser:

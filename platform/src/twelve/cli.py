@@ -27,7 +27,7 @@ class UsageError(Exception):
 
 
 # Subcommands in their own modules (twelve/commands/<name>.py, each with `register(subparsers)`).
-COMMAND_MODULES: list[str] = ["new", "compare", "reproduce", "audit", "skew"]
+COMMAND_MODULES: list[str] = ["new", "compare", "reproduce", "audit", "skew", "replay"]
 
 
 def _setup_logging(verbose: bool) -> None:

@@ -144,16 +144,18 @@ def reference_profile(info: dict[str, Any], profiles_root: Path | None = None):
 
 
 # --------------------------------------------------------------------------- the report
-def _chart(reference, target, name: str, result: drift.FeatureDrift) -> str:
+def _chart(
+    reference, target, name: str, result: drift.FeatureDrift, target_label: str = "serving"
+) -> str:
     with reports._style():  # the data reports' chart style (same look, inline SVG)
         if result.kind in ("numeric", "datetime") and result.test == "ks":
-            return _numeric_chart(reference, target, name)
+            return _numeric_chart(reference, target, name, target_label)
         if result.test == "chi2":
-            return _category_chart(reference, target, name)
+            return _category_chart(reference, target, name, target_label)
     return ""
 
 
-def _numeric_chart(reference, target, name: str) -> str:
+def _numeric_chart(reference, target, name: str, target_label: str = "serving") -> str:
     ref = profiling.column_summary(reference, name)
     tgt = profiling.column_summary(target, name)
     low = min(ref["q_01"], tgt["q_01"])
@@ -164,7 +166,7 @@ def _numeric_chart(reference, target, name: str) -> str:
     figure, axes = reports._figure()
     for view, label, color, fill in (
         (reference, "training", REFERENCE_COLOR, True),
-        (target, "serving", "#1f6feb", False),
+        (target, target_label, "#1f6feb", False),
     ):
         _, counts = profiling.numeric_histogram(view, name, edges=edges)
         total = counts.sum()
@@ -176,7 +178,7 @@ def _numeric_chart(reference, target, name: str) -> str:
     return reports._svg(figure)
 
 
-def _category_chart(reference, target, name: str) -> str:
+def _category_chart(reference, target, name: str, target_label: str = "serving") -> str:
     ref = profiling.column_summary(reference, name, top=drift.CATEGORY_TOP)
     tgt = profiling.column_summary(target, name, top=drift.CATEGORY_TOP)
     labels, table = drift.category_table(ref, tgt)
@@ -189,7 +191,7 @@ def _category_chart(reference, target, name: str) -> str:
     axes.barh(
         positions + 0.2, shares[0][order], height=0.4, color=REFERENCE_COLOR, label="training"
     )
-    axes.barh(positions - 0.2, shares[1][order], height=0.4, color="#1f6feb", label="serving")
+    axes.barh(positions - 0.2, shares[1][order], height=0.4, color="#1f6feb", label=target_label)
     axes.set_yticks(positions, [reports._label(labels[i]) for i in order])
     axes.set_xlabel("share of rows")
     axes.grid(axis="y", visible=False)
@@ -239,17 +241,25 @@ def render_skew_report(
     title: str,
     facts: dict[str, Any],
     thresholds: drift.DriftThresholds,
+    target_label: str = "serving",
+    kind: str = "training-serving skew",
 ) -> str:
     """The skew report as one self-contained HTML document (inline SVG, no external resource).
 
+    The drift reports of arriving months use the same page with ``target_label="month"`` and
+    ``kind="drift"``: the target is then a month of data, not serving traffic.
+
     Args:
         reference: the training reference profile.
-        target: the merged serving profile.
+        target: the merged serving profile (or the profile of the judged data).
         results: :func:`twelve.drift.compare_profiles` output.
         title: the heading.
         facts: label -> value pairs for the header (model, bento, rows, window...).
         thresholds: the thresholds used (stated in the report).
+        target_label: what the target is, in the table and chart legends.
+        kind: the report's kind, in the page title.
     """
+    label = html.escape(target_label)
     frame = drift.drift_frame(results)
     counts = dict.fromkeys(drift.VERDICTS, 0)
     for result in results:
@@ -276,7 +286,7 @@ def render_skew_report(
     cards = []
     for feature in frame.index:
         result = by_name[feature]
-        chart = _chart(reference, target, feature, result)
+        chart = _chart(reference, target, feature, result, target_label)
         cards.append(
             f"<div class='card' id='f-{html.escape(feature)}'><h3>{html.escape(feature)} "
             f"{_badge(result.verdict)}</h3><p>Hellinger {_number(result.distance)} · "
@@ -288,15 +298,15 @@ def render_skew_report(
     return f"""<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
-<title>{html.escape(title)} · training-serving skew</title><style>{_CSS}</style></head>
+<title>{html.escape(title)} · {html.escape(kind)}</title><style>{_CSS}</style></head>
 <body><main><header><h1>{html.escape(title)}</h1><div class="meta">{meta}
 <p><b>generated</b>: {generated}</p></div></header>
 <div class="tiles">{tiles}</div>
 <h2>Per feature</h2>
 <table><thead><tr><th>feature</th><th class='l'>kind</th><th>verdict</th><th>Hellinger</th>
 <th class='l'>test</th><th>statistic</th><th>p</th><th>p (Holm)</th><th>null share train</th>
-<th>null share serving</th><th>serving rows</th></tr></thead><tbody>{"".join(rows)}</tbody></table>
-<h2>Distributions (grey: training reference, blue: serving)</h2>
+<th>null share {label}</th><th>{label} rows</th></tr></thead><tbody>{"".join(rows)}</tbody></table>
+<h2>Distributions (grey: training reference, blue: {label})</h2>
 <div class="grid">{"".join(cards)}</div>
 <footer>Verdict: <b>drift</b> when the Holm-adjusted p-value is below {thresholds.alpha} and the
 Hellinger distance reaches {thresholds.drift_distance}; <b>warn</b> from a distance of
@@ -316,6 +326,7 @@ def run_skew(
     features: Sequence[str] | None = None,
     thresholds: drift.DriftThresholds | None = None,
     output: Path | None = None,
+    exclude: Sequence[str] = (),
 ) -> SkewReport:
     """Compare the serving profiles of a model version with its training reference.
 
@@ -327,6 +338,7 @@ def run_skew(
         features: features to compare; default the model input columns the sidecar lists.
         thresholds: when a shift is drift.
         output: the report path; default ``<TWELVE_HOME>/reports/serving_skew/<version>.html``.
+        exclude: features left out (e.g. a calendar feature that differs by construction).
 
     Returns:
         The results and the report's path.
@@ -343,6 +355,10 @@ def run_skew(
     wanted = list(features or latest.get("feature_columns") or [])
     if not wanted:
         wanted = [c for c in profiling.column_names(reference) if c in target.get_columns()]
+    unknown = sorted(set(exclude) - set(wanted))
+    if unknown:
+        raise SkewError(f"excluded feature(s) {unknown} are not among the compared {wanted}")
+    wanted = [name for name in wanted if name not in set(exclude)]
     thresholds = thresholds or drift.DriftThresholds()
     results = drift.compare_profiles(reference, target, wanted, thresholds)
     rows = profiling.row_count(target)
@@ -355,6 +371,7 @@ def run_skew(
         "serving rows": rows,
         "serving window": f"{infos[0].get('window_start')} → {latest.get('window_end')}",
         "serving profiles": len(files),
+        "excluded features": ", ".join(exclude) or "none",
         "reference": f"training set {latest.get('reference_profile_version')} ({reference_path})",
     }
     html_text = render_skew_report(

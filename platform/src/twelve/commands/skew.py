@@ -45,6 +45,11 @@ def register(subparsers) -> None:
         "--drift-distance", type=float, default=0.2, help="Hellinger distance of drift"
     )
     parser.add_argument("--min-rows", type=int, default=30, help="rows needed per side")
+    parser.add_argument(
+        "--exclude",
+        default="",
+        help="comma-separated features left out (e.g. month, a calendar feature)",
+    )
     parser.add_argument("--out", type=Path, help="HTML report path (default under TWELVE_HOME)")
     parser.add_argument("--json", action="store_true", help="print JSON instead of a table")
     parser.add_argument(
@@ -88,6 +93,7 @@ def run(args: argparse.Namespace) -> int:
             since=_since(args.since),
             thresholds=thresholds,
             output=args.out,
+            exclude=[name.strip() for name in args.exclude.split(",") if name.strip()],
         )
     except skew.SkewError as error:
         raise UsageError(str(error)) from error

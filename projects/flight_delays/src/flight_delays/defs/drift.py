@@ -1,9 +1,11 @@
-"""Drift per arriving month (factor 6): each month of the training set vs the training reference.
+"""Drift per arriving month (factor 6): a month of the training set vs the champion's training data.
 
 ``month_drift`` (partitioned by month, like ``raw_flights``) profiles the model-input columns of
-one month's rows of the training set with whylogs and compares them with the training set's
+one month's rows of the training set with whylogs and compares them with the reference: the rows
+of the champion's training window (``flight_delays.champion``), profiled from the same training
+set, so the reference moves with every promotion. Before there is a champion, the training set's
 reference profile (``ProfileStore().read_reference("training_set")``, set by
-``training_set_profile``): per feature a Hellinger distance and a KS / chi-squared test,
+``training_set_profile``) is used. Per feature a Hellinger distance and a KS / chi-squared test,
 Holm-adjusted (``twelve.drift``), then a data-set verdict (drift / possible drift / no drift).
 A self-contained HTML report is written to ``<TWELVE_HOME>/reports/month_drift/<YYYY-MM>.html``
 with a JSON twin, both logged to one MLflow run in the data experiment (``flight_delays_data``,
@@ -21,6 +23,7 @@ from pydantic import Field
 
 from flight_delays import contract, resources
 from flight_delays import paths as project_paths
+from flight_delays.champion import Champion, current_champion
 from flight_delays.defs.profiles import data_tracking
 from flight_delays.partitions import monthly_partitions
 from flight_delays.training_set import training_set_path
@@ -82,31 +85,34 @@ def compared_features(excluded: list[str]) -> list[str]:
     return [name for name in contract.FEATURE_COLUMNS if name not in excluded]
 
 
-def month_rows(frame: pd.DataFrame, month: str, features: list[str]) -> pd.DataFrame:
-    """The feature columns of the rows of ``month`` (``flight_month`` 'YYYY-MM').
+def month_rows(frame: pd.DataFrame, month: str | list[str], features: list[str]) -> pd.DataFrame:
+    """The feature columns of the rows of ``month`` (``flight_month`` 'YYYY-MM', or a list).
 
     Raises:
-        ValueError: a column is missing, or the month has no row (named).
+        ValueError: a column is missing, or a month has no row (named).
     """
     missing = [name for name in ["flight_month", *features] if name not in frame.columns]
     if missing:
         raise ValueError(f"the training set lacks column(s) {missing}")
-    rows = frame.loc[frame["flight_month"].astype(str) == month, features]
-    if rows.empty:
+    months = [month] if isinstance(month, str) else list(month)
+    present = frame["flight_month"].astype(str)
+    absent = [m for m in months if not (present == m).any()]
+    if absent:
         raise ValueError(
-            f"the training set has no row of {month}: its months are "
-            f"{sorted(frame['flight_month'].astype(str).unique())}"
+            f"the training set has no row of {', '.join(absent)}: its months are "
+            f"{sorted(present.unique())}"
         )
-    return rows
+    return frame.loc[present.isin(months), features]
 
 
-def drift_event(month: str, training_md5: str) -> str:
-    """The identity of a drift finding: one month judged against one training set version.
+def drift_event(month: str, reference: str) -> str:
+    """The identity of a drift finding: one month judged against one reference.
 
-    The same month judged again against the same training set is the same event (the sensor
-    starts one retraining for it, not one per materialization).
+    ``reference`` is the champion (``flight_delays v3``) or, before there is one, the training
+    set version. The same month judged again against the same reference is the same event (the
+    sensor starts one retraining for it, not one per materialization).
     """
-    return f"{month}@{training_md5[:12]}"
+    return f"{month}@{reference.replace(' ', '-')[:24]}"
 
 
 def _read_columns(path: Path, wanted: list[str]) -> pd.DataFrame:
@@ -165,9 +171,52 @@ def _log_run(
         return run.info.run_id
 
 
+def _reference(
+    context: dg.AssetExecutionContext,
+    champion: Champion | None,
+    frame: pd.DataFrame,
+    features: list[str],
+    training_md5: str,
+):
+    """The reference profile and how the report names it.
+
+    With a champion: the rows of its training window in the current training set, profiled now
+    (rows of past months do not change when a month arrives). Without one: the training set's
+    stored reference profile.
+
+    Raises:
+        ValueError: the training set lacks a month of the window, or no reference exists.
+    """
+    if champion is not None:
+        window = champion.months()
+        rows = month_rows(frame, window, features)
+        text = (
+            f"the champion {champion.label}'s training rows, {window[0]} to {window[-1]} "
+            f"({len(rows)} rows of training set {training_md5[:12]})"
+        )
+        return profiling.profile_frame(rows), {"version": champion.label, "text": text}
+    store = profiling.ProfileStore()
+    try:
+        version = store.reference_version(TRAINING_SET_DATASET)
+    except profiling.ProfileNotFound as error:
+        raise ValueError(f"no champion and {error}") from error
+    if training_md5 != version:
+        # Not fatal: the reference is what the model was trained on; say which one was used.
+        context.log.warning(
+            "no champion yet, and the training set (md5 %s) is not the reference profile's "
+            "version %s: materialize training_set_profile to compare with the current one",
+            training_md5,
+            version,
+        )
+    text = (
+        f"no champion yet: training set {version} ({store.path_of(TRAINING_SET_DATASET, version)})"
+    )
+    return store.read(TRAINING_SET_DATASET, version), {"version": version, "text": text}
+
+
 @dg.asset(
     partitions_def=monthly_partitions,
-    deps=[dg.AssetDep("training_set"), dg.AssetDep("training_set_profile")],
+    deps=[dg.AssetDep("training_set")],
     group_name=GROUP,
     code_version="1",
     kinds={"whylogs", "html"},
@@ -175,12 +224,13 @@ def _log_run(
 def month_drift(
     context: dg.AssetExecutionContext, config: DriftConfig, mlflow: MlflowResource
 ) -> dg.MaterializeResult:
-    """Drift of one month against the training reference: per model input feature a Hellinger
-    distance and a KS / chi-squared test (Holm-adjusted over the features), and a verdict for the
-    month (drift / possible drift / no drift) with the features and scores behind it.
+    """Drift of one month against the champion's training data: per model input feature a
+    Hellinger distance and a KS / chi-squared test (Holm-adjusted over the features), and a
+    verdict for the month (drift / possible drift / no drift) with the features and scores.
 
-    Compares that month's rows of `training/training_set.parquet` (profiled with whylogs) with the
-    training set's reference profile set by `training_set_profile`. Writes a self-contained HTML
+    Compares that month's rows of `training/training_set.parquet` with the rows of the champion's
+    training window (both profiled with whylogs; before the first champion, with the training
+    set's reference profile set by `training_set_profile`). Writes a self-contained HTML
     report (`<TWELVE_HOME>/reports/month_drift/<YYYY-MM>.html`, charts inline) and its JSON twin.
     Both are logged to an MLflow run of the experiment `flight_delays_data` (per-feature
     distances as metrics). The retraining sensor reads the verdict from this asset's metadata.
@@ -200,45 +250,41 @@ def month_drift(
     path = training_set_path()
     if not path.is_file():
         raise dg.Failure(description=f"the training set {path} does not exist: materialize it")
-    store = profiling.ProfileStore()
-    try:
-        reference_version = store.reference_version(TRAINING_SET_DATASET)
-    except profiling.ProfileNotFound as error:
-        raise dg.Failure(description=str(error)) from error
     training_md5 = profiling.file_md5(path)
-    if training_md5 != reference_version:
-        # Not fatal: the reference is what the model was trained on; say which one was used.
-        context.log.warning(
-            "the training set (md5 %s) is not the reference profile's version %s: "
-            "materialize training_set_profile to compare with the current one",
-            training_md5,
-            reference_version,
-        )
     try:
-        rows = month_rows(_read_columns(path, ["flight_month", *features]), month, features)
+        champion = current_champion(mlflow)
+    except MlflowUnavailableError as error:
+        raise dg.Failure(description=str(error)) from error
+    try:
+        frame = _read_columns(path, ["flight_month", *features])
+        rows = month_rows(frame, month, features)
+        reference, described = _reference(context, champion, frame, features, training_md5)
     except ValueError as error:
         raise dg.Failure(description=f"{path}: {error}") from error
 
-    reference = store.read(TRAINING_SET_DATASET, reference_version)
     target = profiling.profile_frame(rows)
     results = drift.compare_profiles(reference, target, features, thresholds)
     verdict = drift.dataset_verdict(results)
-    event = drift_event(month, reference_version)
-    reference_file = store.path_of(TRAINING_SET_DATASET, reference_version)
+    reference_version = champion.label if champion else described["version"]
+    event = drift_event(month, champion.label if champion else reference_version[:12])
     facts = {
         "month": month,
         "rows of the month": len(rows),
         "verdict": verdict.verdict,
-        "reference": f"training set {reference_version} ({reference_file})",
+        "reference": described["text"],
         "excluded features": ", ".join(config.exclude_features) or "none",
     }
     html_text = skew.render_skew_report(
         reference,
         target,
         results,
-        title=f"Drift of {month} against the training reference",
+        title=f"Drift of {month} against the champion's training data"
+        if champion
+        else f"Drift of {month} against the training reference",
         facts=facts,
         thresholds=thresholds,
+        target_label=month,
+        kind="drift",
     )
     report = reports.write_report(html_text, report_path(month))
     Path(report).with_suffix(".json").write_text(
@@ -283,6 +329,7 @@ def month_drift(
             "features_compared": verdict.compared,
             "rows": len(rows),
             "reference_version": reference_version,
+            "reference": described["text"],
             "training_set_md5": training_md5,
             "alpha": thresholds.alpha,
             "drift_distance": thresholds.drift_distance,

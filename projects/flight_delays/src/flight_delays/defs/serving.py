@@ -14,7 +14,7 @@ import dagster as dg
 from pydantic import Field
 
 from flight_delays import paths as project_paths
-from twelve import drift, skew
+from twelve import drift, paths, skew
 from twelve.config import load_defaults
 
 _DEFAULTS = load_defaults(project_paths.CONF_DIR / "serving.yaml", "serving_skew")
@@ -39,6 +39,10 @@ class SkewConfig(dg.Config):
         default=_DEFAULTS["drift_distance"], description="Hellinger distance of drift."
     )
     min_rows: int = Field(default=_DEFAULTS["min_rows"], description="Rows needed per side.")
+    exclude_features: list[str] = Field(
+        default=list(_DEFAULTS["exclude_features"]),
+        description="Model inputs left out (calendar features differ by construction).",
+    )
 
 
 @dg.asset(group_name="monitoring", kinds={"whylogs", "html"}, code_version="1")
@@ -56,21 +60,35 @@ def serving_skew(context: dg.AssetExecutionContext, config: SkewConfig) -> dg.Ma
         drift_distance=config.drift_distance,
         min_rows=config.min_rows,
     )
-    since = (
-        datetime.now(UTC) - timedelta(hours=config.window_hours) if config.window_hours else None
-    )
+    now = datetime.now(UTC)
+    since = now - timedelta(hours=config.window_hours) if config.window_hours else None
     try:
+        version = config.model_version or skew.latest_model_version(skew.serving_root())
+        # A window gets its own report; all of a version's traffic keeps the version's name.
+        name = f"{version}@{now:%Y%m%dT%H%M%S}" if since else version
         report = skew.run_skew(
-            model_version=config.model_version or None, since=since, thresholds=thresholds
+            model_version=version,
+            since=since,
+            thresholds=thresholds,
+            exclude=config.exclude_features,
+            output=paths.state_dir() / "reports" / "serving_skew" / f"{name}.html",
         )
     except skew.SkewError as error:
         raise dg.Failure(description=str(error)) from error
     context.log.info(
         "%s: %d serving rows; verdicts %s", report.model_version, report.rows, report.verdicts
     )
+    verdict = drift.dataset_verdict(report.results)
+    window = str(report.facts.get("serving window", ""))
     return dg.MaterializeResult(
         metadata={
             "model_version": report.model_version,
+            # What the retraining sensor reads: the window's verdict and its evidence.
+            "verdict": verdict.verdict,
+            "serving_window": window,
+            "skew_event": f"{report.model_version}@{window.rsplit(' ', 1)[-1]}",
+            "scores": dg.MetadataValue.json(verdict.scores),
+            "p_values": dg.MetadataValue.json(verdict.p_values),
             "serving_rows": report.rows,
             "serving_profiles": len(report.profiles),
             "reference_profile": dg.MetadataValue.path(report.reference),
