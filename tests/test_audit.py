@@ -209,3 +209,56 @@ def test_the_command_prints_json_and_exits_1_on_a_failing_factor(fixture_repo, t
     # The throw-away stores hold no run: the factors that need one fail and say so.
     assert by_key["tracking"]["status"] == FAIL
     assert any("experiment demo does not exist" in item for item in by_key["tracking"]["evidence"])
+
+
+# ------------------------------------------------------- evidence belongs to the audited project
+def test_another_projects_bento_is_no_evidence_for_this_one(fixture_repo):
+    (fixture_repo / "bentos" / "demo").rename(fixture_repo / "bentos" / "other")
+    statuses = _statuses(_card(fixture_repo))
+    assert statuses["skew"] == statuses["monitoring"] == FAIL
+    # A bento folder of another name is the project's when its bentofile says so.
+    bentofile = fixture_repo / "bentos" / "other" / "bentofile.yaml"
+    bentofile.write_text(bentofile.read_text() + "labels:\n  project: demo\n")
+    assert set(_statuses(_card(fixture_repo)).values()) == {PASS}
+
+
+@pytest.mark.parametrize(("names_the_project", "expected"), [(False, FAIL), (True, PASS)])
+def test_a_repository_parity_test_counts_only_when_it_names_the_project(
+    fixture_repo, names_the_project, expected
+):
+    parity = fixture_repo / "projects/demo/tests/test_serving.py"
+    text = parity.read_text()
+    parity.unlink()
+    if names_the_project:
+        text = text.replace('"""The served model', '"""The demo bento: the served model')
+    (fixture_repo / "tests").mkdir()
+    (fixture_repo / "tests" / "test_parity.py").write_text(text)
+    assert _statuses(_card(fixture_repo))["testing"] == expected
+
+
+def test_the_pipeline_may_be_built_in_a_model_module_of_the_package(fixture_repo):
+    training = fixture_repo / DEFS / "training.py"
+    call = 'modeling.build_pipeline(["x"], [], "logistic_regression", {}, config.seed)'
+    training.write_text(training.read_text().replace(call, "transforms.model(config)"))
+    assert _statuses(_card(fixture_repo))["skew"] == FAIL
+    transforms = fixture_repo / "projects/demo/src/demo/transforms.py"
+    transforms.write_text(transforms.read_text() + f"\n\ndef model(config):\n    return {call}\n")
+    assert _statuses(_card(fixture_repo))["skew"] == PASS
+
+
+def test_a_data_version_is_documented_under_any_data_set_name(tmp_path):
+    import pandas as pd
+
+    from twelve import reports
+    from twelve.profiling import ProfileStore, profile_frame
+
+    store = ProfileStore(tmp_path / "profiles")
+    view = profile_frame(pd.DataFrame({"x": [1.0, 2.0, 3.0]}))
+    store.write("churn_training_set", "a" * 32, view)
+    store.write("training_set", "b" * 32, view)
+    reports.write_report(
+        "<html></html>", reports.report_path("churn_training_set", "a" * 32, tmp_path)
+    )
+    assert audit.documented("a" * 32, store, tmp_path) == (True, True)
+    assert audit.documented("b" * 32, store, tmp_path) == (True, False)  # no report
+    assert audit.documented("c" * 32, store, tmp_path) == (False, False)

@@ -32,3 +32,58 @@ def test_a_run_config_without_an_ops_mapping_is_refused(twelve_env, tmp_path, ca
     bad.write_text("ops: [holdout_set]\n")
     assert cli.main(["run", "flight_delays", "--run-config", str(bad)]) == cli.EXIT_USAGE
     assert "ops" in caplog.text
+
+
+TINY_PROJECT = '''
+import dagster as dg
+
+
+@dg.asset
+def source() -> int:
+    """A root asset."""
+    return 1
+
+
+@dg.asset
+def derived(source: int) -> int:
+    """Downstream of source."""
+    return source + 1
+
+
+defs = dg.Definitions(
+    assets=[source, derived], jobs=[dg.define_asset_job("golden_path", selection="*")]
+)
+'''
+
+
+@pytest.fixture
+def tiny_project(tmp_path, monkeypatch):
+    """A project with one unpartitioned golden path and no partitioned job (as `twelve new`)."""
+    package = tmp_path / "pkgs" / "tiny_project"
+    package.mkdir(parents=True)
+    (package / "__init__.py").write_text("")
+    (package / "definitions.py").write_text(TINY_PROJECT)
+    monkeypatch.syspath_prepend(str(tmp_path / "pkgs"))
+    return "tiny_project"
+
+
+def test_a_project_without_a_partitioned_job_runs_its_golden_path(twelve_env, tiny_project):
+    import dagster as dg
+
+    assert cli.main(["run", tiny_project]) == cli.EXIT_OK
+    instance = dg.DagsterInstance.get()
+    assert instance.get_latest_materialization_event(dg.AssetKey("derived")) is not None
+    # Nothing changed: the second run re-ingests the root only and skips the rest.
+    assert cli.main(["run", tiny_project]) == cli.EXIT_OK
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["--months", "2013-01"], "has no partitioned job 'monthly_arrival'"),
+        (["--main-job", "nope"], "has no job 'nope'"),
+    ],
+)
+def test_bad_jobs_of_a_project_are_usage_errors(twelve_env, tiny_project, caplog, argv, message):
+    assert cli.main(["run", tiny_project, *argv]) == cli.EXIT_USAGE
+    assert message in caplog.text

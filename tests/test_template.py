@@ -2,15 +2,18 @@
 
 Each valid option set is baked once (module scope) into a temporary monorepo root that has what
 `twelve new` touches: ``infra/workspace.yaml``, ``feature_repo/.feastignore`` and the root
-``pyproject.toml`` (ruff settings the generated project extends). Then: the exact file set, no
-template syntax left, ruff clean, registered in the workspace, and the generated project's own
-tests pass in a fresh interpreter (the golden path on its sample data for one option). Invalid
+``pyproject.toml`` (ruff settings the generated project extends); the root is then committed to a
+git repository with the monorepo's ``.gitignore`` and ``uv.lock`` (a training run's manifest names
+both). Then: the exact file set, no template syntax left, ruff clean, registered in the workspace,
+the generated project's own tests pass in a fresh interpreter (its golden path on the sample data:
+MLflow run, gate, alias, bento, parity), and `twelve audit` of that run fails no factor. Invalid
 inputs are refused with a clear message and leave nothing behind.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import shutil
 import subprocess
@@ -34,13 +37,12 @@ class Bake:
     name: str
     problem_type: str
     entity_keys: str
-    run_slow_tests: bool  # the golden path (~30 s) runs for one option only
 
 
 BAKES = [
-    Bake("churn", "classification", "customer_id", run_slow_tests=True),
+    Bake("churn", "classification", "customer_id"),
     # The longest name allowed (32 characters) and several keys: lines must still fit in 100.
-    Bake("weekly_demand_forecast_by_store1", "regression", "store_id,product_id", False),
+    Bake("weekly_demand_forecast_by_store1", "regression", "store_id,product_id"),
 ]
 
 
@@ -53,6 +55,9 @@ def expected_files(name: str) -> set[str]:
         f"projects/{name}/conf/training.yaml",
         f"{package}/__init__.py",
         f"{package}/config.py",
+        f"projects/{name}/conf/features.yaml",
+        f"projects/{name}/conf/bento.yaml",
+        f"projects/{name}/conf/drift.yaml",
         f"{package}/contract.py",
         f"{package}/dbt_project.py",
         f"{package}/definitions.py",
@@ -61,8 +66,12 @@ def expected_files(name: str) -> set[str]:
         f"{package}/resources.py",
         f"{package}/sample_data.py",
         f"{package}/defs/__init__.py",
+        f"{package}/defs/bento.py",
+        f"{package}/defs/comparison.py",
         f"{package}/defs/dbt.py",
+        f"{package}/defs/drift.py",
         f"{package}/defs/features.py",
+        f"{package}/defs/profiles.py",
         f"{package}/defs/raw.py",
         f"{package}/defs/training.py",
         f"projects/{name}/dbt/dbt_project.yml",
@@ -76,18 +85,26 @@ def expected_files(name: str) -> set[str]:
         f"projects/{name}/tests/conftest.py",
         f"projects/{name}/tests/test_contract.py",
         f"projects/{name}/tests/test_definitions.py",
+        f"projects/{name}/tests/test_drift.py",
         f"projects/{name}/tests/test_golden_path.py",
         f"projects/{name}/tests/test_modeling.py",
         f"projects/{name}/tests/test_sample_data.py",
         f"feature_repo/{name}/feature_store.yaml",
         f"feature_repo/{name}/{name}_features.py",
-        f"bentos/{name}/README.md",
+        f"bentos/{name}/bentofile.yaml",
+        f"bentos/{name}/serving.yaml",
+        f"bentos/{name}/service.py",
     }
 
 
 def make_monorepo(root: Path) -> Path:
     """A temporary monorepo root with the shared files `twelve new` reads or appends to."""
-    for relative in ("pyproject.toml", "infra/workspace.yaml", "feature_repo/.feastignore"):
+    for relative in (
+        "pyproject.toml",
+        "infra/workspace.yaml",
+        "feature_repo/.feastignore",
+        ".gitignore",
+    ):
         target = root / relative
         target.parent.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(REPO_ROOT / relative, target)
@@ -138,6 +155,12 @@ def baked(request, tmp_path_factory) -> tuple[Bake, Path]:
             ]
         )
     assert code == 0
+    # A checkout as after `git commit`: a training run records the commit and the uv.lock hash.
+    shutil.copyfile(REPO_ROOT / "uv.lock", root / "uv.lock")
+    git = ["git", "-C", str(root), "-c", "user.name=t", "-c", "user.email=t@localhost"]
+    subprocess.run(["git", "init", "-q", str(root)], check=True)
+    subprocess.run([*git, "add", "-A"], check=True)
+    subprocess.run([*git, "commit", "-q", "-m", "twelve new"], check=True)
     return bake, root
 
 
@@ -162,7 +185,7 @@ def test_no_template_syntax_is_left(baked):
 @pytest.mark.slow
 def test_the_generated_code_is_ruff_clean(baked):
     bake, root = baked
-    parts = [f"projects/{bake.name}", f"feature_repo/{bake.name}"]
+    parts = [f"projects/{bake.name}", f"feature_repo/{bake.name}", f"bentos/{bake.name}"]
     for command in (["check", "--no-cache"], ["format", "--check", "--no-cache"]):
         completed = subprocess.run(
             [str(BIN / "ruff"), *command, *parts], cwd=root, capture_output=True, text=True
@@ -193,9 +216,15 @@ def test_the_project_is_registered_next_to_the_existing_ones(baked):
     assert scaffold.feastignore_line(bake.name) in ignored
 
 
-@pytest.mark.slow
-def test_the_generated_project_passes_its_own_tests(baked, tmp_path):
+@pytest.fixture(scope="module")
+def project_tests(baked, tmp_path_factory) -> tuple[subprocess.CompletedProcess, Path]:
+    """The generated project's own tests, run once in a fresh interpreter (golden path included).
+
+    Their temporary folders go under a known ``--basetemp``, so the stores the golden path filled
+    (MLflow, DVC, profiles, bentos) can be audited afterwards.
+    """
     bake, root = baked
+    basetemp = tmp_path_factory.mktemp(f"tests-{bake.name}")
     command = [
         str(BIN / "pytest"),
         "-p",
@@ -203,17 +232,57 @@ def test_the_generated_project_passes_its_own_tests(baked, tmp_path):
         "-p",
         "no:cacheprovider",
         "-q",
+        f"--basetemp={basetemp}",
         f"projects/{bake.name}",
     ]
-    if not bake.run_slow_tests:
-        command += ["-m", "not slow"]
     # A fresh interpreter, like a developer right after `twelve new`: the package is not installed.
     environment = {key: value for key, value in os.environ.items() if key != "PYTHONPATH"}
     completed = subprocess.run(
         command, cwd=root, env=environment, capture_output=True, text=True, timeout=600
     )
+    return completed, basetemp
+
+
+@pytest.mark.slow
+def test_the_generated_project_passes_its_own_tests(project_tests):
+    completed, _ = project_tests
     assert completed.returncode == 0, completed.stdout[-6000:] + completed.stderr[-3000:]
     assert " passed" in completed.stdout and " failed" not in completed.stdout
+    assert " skipped" not in completed.stdout and " deselected" not in completed.stdout
+
+
+@pytest.mark.slow
+def test_twelve_audit_of_the_run_project_fails_no_factor(baked, project_tests):
+    """`twelve audit NAME` on the stores of the project's golden-path run: exit 0, no FAIL row."""
+    bake, root = baked
+    completed, basetemp = project_tests
+    assert completed.returncode == 0, completed.stdout[-3000:]
+    # The golden-path test's environment (twelve.testing.make_twelve_env under its mktemp).
+    (golden,) = basetemp.glob("golden[0-9]*")
+    environment = {key: value for key, value in os.environ.items() if key != "PYTHONPATH"}
+    environment |= {
+        "TWELVE_HOME": str(golden / "home"),
+        "TWELVE_DATA_DIR": str(golden / "repo" / "data"),
+        "DAGSTER_HOME": str(golden / "home" / "dagster_home"),
+    }
+    audited = subprocess.run(
+        [str(BIN / "twelve"), "audit", f"projects/{bake.name}", "--json"],
+        cwd=root,
+        env=environment,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    card = json.loads(audited.stdout)
+    statuses = {row["key"]: row["status"] for row in card["rows"]}
+    assert audited.returncode == 0 and "fail" not in statuses.values(), audited.stdout
+    # Nothing left to warn about either: the run was made from a committed checkout, and every
+    # run-state factor found its evidence in the stores.
+    assert set(statuses.values()) == {"pass"}, audited.stdout
+    evidence = {row["key"]: " ".join(row["evidence"]) for row in card["rows"]}
+    assert f"bentos/{bake.name}/service.py" in evidence["monitoring"]
+    assert f"bento {bake.name}:" in evidence["deployability"]
+    assert "profile and HTML report stored" in evidence["reports"]
 
 
 # ----------------------------------------------------------------------------- refusals
@@ -348,3 +417,94 @@ def test_the_new_member_is_added_to_the_lock_file_offline(tmp_path):
     lock = (tmp_path / "uv.lock").read_text()
     assert 'name = "churn"' in lock and 'source = { editable = "projects/churn" }' in lock
     assert scaffold.update_lock(tmp_path / "projects") is False  # no uv.lock there: nothing to do
+
+
+# ------------------------------------------------------- platform pieces a generated project uses
+def test_a_regressor_is_built_with_the_same_preprocessing_as_the_classifiers():
+    import numpy as np
+    import pandas as pd
+
+    from twelve import modeling
+
+    assert "hist_gradient_boosting_regressor" not in modeling.ESTIMATORS  # classifiers only
+    frame = pd.DataFrame({"x": np.arange(200.0), "gaps": [np.nan, 1.0] * 100})
+    pipeline = modeling.build_pipeline(
+        ["x", "gaps"], [], "hist_gradient_boosting_regressor", {"max_iter": 30}, seed=0
+    ).fit(frame, frame["x"] * 2)
+    assert [step for step, _ in pipeline.steps] == ["preprocess", "estimator"]
+    assert np.corrcoef(pipeline.predict(frame), frame["x"])[0, 1] > 0.99
+
+
+def test_a_bento_finds_its_projects_feature_repo_relative_to_its_own_folder(tmp_path):
+    from twelve import serving
+
+    repo = tmp_path / "feature_repo" / "churn"
+    repo.mkdir(parents=True)
+    (repo / "feature_store.yaml").write_text(
+        "project: churn\nprovider: local\nregistry: ../../.twelve/r.db\n"
+        "online_store:\n  type: sqlite\n  path: ../../.twelve/o.db\n"
+    )
+    service = tmp_path / "bentos" / "churn"
+    service.mkdir(parents=True)
+    (service / "serving.yaml").write_text(
+        "feature_repo: ../../feature_repo/churn\nfeature_service: churn_v1\n"
+    )
+    config = serving.resolve_serving_config(service, tmp_path / "home")
+    assert config["feature_store"]["project"] == "churn"
+    online = Path(config["feature_store"]["online_store"]["path"])
+    assert online == (tmp_path / "home").resolve() / serving.ONLINE_STORE_FILE
+    (service / "serving.yaml").write_text("feature_repo: feature_repo/churn\nfeature_service: x\n")
+    with pytest.raises(serving.ServingConfigError, match="does not exist"):
+        serving.resolve_serving_config(service, tmp_path / "home")  # from the monorepo root
+
+
+def _run(run_id: str, **metrics: float):
+    from twelve.leaderboard import RunRecord
+
+    return RunRecord(
+        run_id=run_id, run_name=run_id, pipeline="main", estimator="e", started_ms=1,
+        metrics=metrics, holdout_md5="h" * 32, training_set_md5="t", git_commit="c",
+        git_dirty=False, config_hash="f", feature_service="s",
+    )  # fmt: skip
+
+
+def test_the_leaderboard_ranks_regression_runs_by_error_and_adds_only_present_columns():
+    from twelve import leaderboard
+
+    board = leaderboard.build([_run("worse", rmse=2.0), _run("best", rmse=0.5)], experiment="e",
+                              metric="rmse")  # fmt: skip
+    assert [entry.run.run_id for entry in board.groups[0].entries] == ["best", "worse"]
+    assert "rmse" in leaderboard.text_table(board) and "rmse" in leaderboard.render_html(board)
+    # A classification board keeps exactly its columns.
+    classic = leaderboard.build([_run("a", roc_auc=0.7)], experiment="e")
+    assert "rmse" not in leaderboard.text_table(classic)
+    assert "rmse" not in leaderboard.render_html(classic)
+
+
+def test_the_runner_runs_a_project_without_a_partitioned_job():
+    """A generated project has one unpartitioned job: `twelve run` materializes it, stale-only."""
+    import dagster as dg
+
+    from twelve.runner import run_golden_path
+
+    @dg.asset(code_version="1")
+    def source():
+        return dg.MaterializeResult(data_version=dg.DataVersion("same content"))
+
+    @dg.asset(code_version="1", deps=[source])
+    def derived():
+        return None
+
+    defs = dg.Definitions(
+        assets=[source, derived],
+        jobs=[dg.define_asset_job("golden_path", selection=dg.AssetSelection.all())],
+    )
+    instance = dg.DagsterInstance.ephemeral()
+    kwargs = {"partitioned_job": None, "partitions": [], "main_job": "golden_path"}
+    first = run_golden_path(defs, instance, **kwargs)
+    assert [[key.to_user_string() for key in step.assets] for step in first.steps] == [
+        ["source"],
+        ["derived"],
+    ]
+    again = run_golden_path(defs, instance, **kwargs)
+    assert again.skipped == ["derived"]  # the source re-ran with the same value: nothing stale

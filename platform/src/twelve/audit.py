@@ -155,13 +155,33 @@ def gather_files(project_dir: Path, repo_root: Path | None = None) -> ProjectFil
     for path in sorted((project_dir / "conf").glob("*.yaml")):
         files.conf[path.stem] = yaml.safe_load(path.read_text()) or {}
     files.feature_repo = _read_texts(repo_root / "feature_repo", "*.py", repo_root)
-    files.services = {
-        **_read_texts(repo_root / "bentos", "*.py", repo_root),
-        **_read_texts(repo_root / "bentos", "*.yaml", repo_root),
-    }
+    files.services = {}
+    for folder in project_bentos(repo_root / "bentos", package.name):
+        files.services.update(_read_texts(folder, "*.py", repo_root))
+        files.services.update(_read_texts(folder, "*.yaml", repo_root))
     files.has_lock = (repo_root / "uv.lock").is_file()
     files.in_git = any((folder / ".git").exists() for folder in (project_dir, *project_dir.parents))
     return files
+
+
+def project_bentos(bentos_dir: Path, package: str) -> list[Path]:
+    """The service folders of a project: ``bentos/<package>``, or any whose bentofile says
+    ``labels: {project: <package>}`` (``bentos/flight_delay`` of ``flight_delays``).
+
+    Another project's bento is not evidence for this one.
+    """
+    if not bentos_dir.is_dir():
+        return []
+    found = []
+    for folder in sorted(path for path in bentos_dir.iterdir() if path.is_dir()):
+        bentofile = folder / "bentofile.yaml"
+        labels = {}
+        if bentofile.is_file():
+            content = yaml.safe_load(bentofile.read_text()) or {}
+            labels = (content.get("labels") or {}) if isinstance(content, dict) else {}
+        if folder.name == package or labels.get("project") == package:
+            found.append(folder)
+    return found
 
 
 # ----------------------------------------------------------------------------------- run state
@@ -333,11 +353,15 @@ def _rule_testing(files: ProjectFiles, state: RunState) -> tuple[str, list[str]]
     else:
         status = FAIL
         evidence.append("no test imports a transform module of the package")
-    # A test of the served model (its file serves one) that compares with the offline answers.
+    # A test of the served model (its file serves one) that compares with the offline answers:
+    # among the project's tests, or the repository's tests that name the project or its bento.
+    names = {files.package, *(name.split("/")[1] for name in files.services)}
     parity = sorted(
         name
         for name, text in files.tests.items()
-        if re.search(r"serv", text) and re.search(r"def test_\w*(parity|offline)\w*\(", text)
+        if (name in project_tests or any(re.search(rf"\b{n}\b", text) for n in names))
+        and re.search(r"serv", text)
+        and re.search(r"def test_\w*(parity|offline)\w*\(", text)
     )
     if parity:
         evidence.append(f"served-vs-offline parity test: {', '.join(parity)}")
@@ -414,7 +438,8 @@ def _rule_reports(files: ProjectFiles, state: RunState) -> tuple[str, list[str]]
 
 def _rule_skew(files: ProjectFiles, state: RunState) -> tuple[str, list[str]]:
     evidence, status = [], PASS
-    if _mentions(_defs_sources(files), r"build_pipeline"):
+    # Anywhere in the package: the asset may call a model module that builds the pipeline.
+    if _mentions(files.sources, r"\bbuild_pipeline\("):
         evidence.append("the model is one scikit-learn Pipeline: fitted preprocessing inside")
     else:
         status = FAIL
@@ -519,10 +544,8 @@ def gather_state(files: ProjectFiles, experiment: str | None = None) -> RunState
     """
     import mlflow
 
-    from twelve import reports
     from twelve.bento import BentoResource, bentoml_model_tag, latest_aliased_version
     from twelve.data_versioning import DataVersionNotFound, DvcResource
-    from twelve.profiling import ProfileStore
     from twelve.tracking import MlflowResource
 
     experiment = experiment or files.package
@@ -568,8 +591,7 @@ def gather_state(files: ProjectFiles, experiment: str | None = None) -> RunState
             state.raw_inputs_in_dvc[name] = False
     md5 = manifest.get("training_set_md5")
     if md5:
-        state.training_set_profiled = ProfileStore().exists("training_set", md5)
-        state.training_set_report = reports.report_path("training_set", md5).is_file()
+        state.training_set_profiled, state.training_set_report = documented(md5)
     reproductions = client.get_experiment_by_name(f"{experiment}_reproductions")
     if reproductions is not None:
         done = client.search_runs(
@@ -595,6 +617,31 @@ def gather_state(files: ProjectFiles, experiment: str | None = None) -> RunState
                 dockerfile = bento_file.parent / "env" / "docker" / "Dockerfile"
                 state.bento_dockerfile = dockerfile.is_file()
     return state
+
+
+def documented(version: str, store=None, reports_root: Path | None = None) -> tuple[bool, bool]:
+    """Whether a data version has a stored profile, and an HTML report beside it.
+
+    Profiles and reports are keyed by the data version (a content md5) under a data set name the
+    project chooses (``training_set``, ``<project>_training_set``): every data set is searched.
+
+    Args:
+        version: the data version.
+        store: the ``ProfileStore`` (default: the one under ``TWELVE_HOME``).
+        reports_root: the reports folder (default: ``<TWELVE_HOME>/reports``).
+
+    Returns:
+        (profiled, reported).
+    """
+    from twelve import reports
+    from twelve.profiling import ProfileStore
+
+    store = store or ProfileStore()
+    datasets = sorted(path.parent.name for path in store.root.glob(f"*/{version}.bin"))
+    reported = any(
+        reports.report_path(dataset, version, reports_root).is_file() for dataset in datasets
+    )
+    return bool(datasets), reported
 
 
 def audit(project_dir: Path, repo_root: Path | None = None, state: RunState | None = None):

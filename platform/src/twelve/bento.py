@@ -180,7 +180,8 @@ def bentofile_pins(service_dir: Path) -> dict[str, str]:
                 f"{service_dir}/bentofile.yaml: python package {requirement!r} is not pinned "
                 "with '==' (the serving image must match the training environment)"
             )
-        pins[normalize_distribution(name)] = version.strip()
+        # `psycopg[binary]==3.3.9` pins the distribution psycopg; extras are not versions.
+        pins[normalize_distribution(name.split("[", 1)[0])] = version.strip()
     return pins
 
 
@@ -373,15 +374,24 @@ def contract_description(reference: str) -> dict[str, Any]:
         ) from error
 
 
-def load_registered_pipeline(tracking_uri: str, ref: ModelVersionRef, workdir: Path) -> Any:
+def load_registered_pipeline(
+    tracking_uri: str, ref: ModelVersionRef, workdir: Path, method: str = "predict_proba"
+) -> Any:
     """Load the fitted scikit-learn model of a registered version, whatever format it was saved in.
 
+    Args:
+        tracking_uri: the MLflow store.
+        ref: the registered version.
+        workdir: where its artifacts are downloaded.
+        method: what the service calls: ``predict_proba`` (a classifier, the default) or
+            ``predict`` (a regressor).
+
     Returns:
-        The model object, checked to have ``predict_proba``.
+        The model object, checked to have ``method``.
 
     Raises:
         BentoBuildError: the artifacts cannot be fetched or loaded, or the model has no
-            ``predict_proba``.
+            ``method``.
     """
     os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
     os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
@@ -400,10 +410,11 @@ def load_registered_pipeline(tracking_uri: str, ref: ModelVersionRef, workdir: P
         raise BentoBuildError(
             f"cannot load {ref.model_uri} from {tracking_uri} as a scikit-learn model: {error}"
         ) from error
-    if not callable(getattr(model, "predict_proba", None)):
+    if not callable(getattr(model, method, None)):
+        answers = "probabilities" if method == "predict_proba" else "values"
         raise BentoBuildError(
-            f"{ref.model_uri} is a {type(model).__name__} without predict_proba; the service "
-            "answers probabilities"
+            f"{ref.model_uri} is a {type(model).__name__} without {method}; the service "
+            f"answers {answers}"
         )
     return model
 
@@ -622,7 +633,7 @@ def package_model_version(
     client,
     tracking_uri: str,
     ref: ModelVersionRef,
-    threshold: float,
+    threshold: float | None,
     contract: Mapping[str, Any],
     reference_profile: Path,
     timeout: float = 600,
@@ -639,7 +650,8 @@ def package_model_version(
         client: ``MlflowClient`` of the registry holding ``ref``.
         tracking_uri: the same store's URI (to download the model's artifacts).
         ref: the model version to package.
-        threshold: decision threshold stored with the model (the service's label cut-off).
+        threshold: decision threshold stored with the model (the service's label cut-off);
+            None for a model without one (a regressor).
         contract: JSON description of the feature contract.
         reference_profile: the training set's whylogs profile file.
         timeout: seconds allowed to each subprocess.
@@ -650,7 +662,7 @@ def package_model_version(
     Raises:
         BentoBuildError: any step failed; nothing half-made is left in the stores.
     """
-    if not 0.0 < float(threshold) < 1.0:
+    if threshold is not None and not 0.0 < float(threshold) < 1.0:
         raise BentoBuildError(f"threshold must be in (0, 1), got {threshold}")
     started = time.perf_counter()
     home, service_dir = Path(home).resolve(), Path(service_dir).resolve()
@@ -700,7 +712,7 @@ def _import_and_build(
     ref: ModelVersionRef,
     model_tag: str,
     bento_tag: str,
-    threshold: float,
+    threshold: float | None,
     contract: Mapping[str, Any],
     reference_profile: Path,
     timeout: float,
@@ -734,7 +746,9 @@ def stage_build_context(service_dir: Path, target: Path, state_dir: Path | None 
     (``twelve.serving.VENDORED_MODULES``, as the package ``twelve``: the bento does not install
     the platform, whose Dagster and dbt dependencies do not belong in a serving image), and, when
     the folder has a ``serving.yaml``, ``serving_config.json``: the feature store location for
-    ``state_dir`` (default ``TWELVE_HOME``), the feature service and the monitoring settings.
+    ``state_dir`` (default ``TWELVE_HOME``) under the active profile (``TWELVE_PROFILE``: the
+    production one reads the SQL registry and Redis), the feature service and the monitoring
+    settings.
 
     Args:
         service_dir: the service folder (``bentofile.yaml``, ``service.py``...).
@@ -747,6 +761,7 @@ def stage_build_context(service_dir: Path, target: Path, state_dir: Path | None 
     Raises:
         BentoBuildError: the serving config cannot be resolved (the message says why).
     """
+    from twelve import profile as profiles
     from twelve import serving
 
     service_dir, target = Path(service_dir), Path(target)
@@ -764,7 +779,9 @@ def stage_build_context(service_dir: Path, target: Path, state_dir: Path | None 
         shutil.copy2(source / f"{name}.py", package / f"{name}.py")
     if (service_dir / serving.SERVING_YAML).is_file():
         try:
-            config = serving.resolve_serving_config(service_dir, state_dir or paths.state_dir())
+            config = serving.resolve_serving_config(
+                service_dir, state_dir or paths.state_dir(), profile=profiles.active()
+            )
         except serving.ServingConfigError as error:
             raise BentoBuildError(f"serving config of {service_dir}: {error}") from error
         (target / serving.SERVING_CONFIG_FILE).write_text(
@@ -780,14 +797,16 @@ def _import_version(
     tracking_uri: str,
     ref: ModelVersionRef,
     model_tag: str,
-    threshold: float,
+    threshold: float | None,
     contract: Mapping[str, Any],
     reference_profile: Path,
     timeout: float,
 ) -> None:
     with tempfile.TemporaryDirectory(prefix="twelve-bento-") as scratch:
         scratch_dir = Path(scratch)
-        pipeline = load_registered_pipeline(tracking_uri, ref, scratch_dir / "mlflow")
+        # A model with a decision threshold is a classifier; one without answers values.
+        method = "predict_proba" if threshold is not None else "predict"
+        pipeline = load_registered_pipeline(tracking_uri, ref, scratch_dir / "mlflow", method)
         check_runtime_covers(referenced_modules(pipeline), bentofile_pins(service_dir))
         staging = scratch_dir / "model"
         described = stage_model_files(staging, pipeline, contract, reference_profile)
@@ -797,7 +816,8 @@ def _import_version(
             "mlflow_run_id": ref.run_id,
             "mlflow_model_uri": ref.model_uri,
             "aliases_at_build": list(ref.aliases),
-            "threshold": float(threshold),
+            # BentoML metadata holds no None: a model without a threshold has no such entry.
+            **({} if threshold is None else {"threshold": float(threshold)}),
             "model_class": f"{type(pipeline).__module__}.{type(pipeline).__qualname__}",
             "sklearn_version": _installed_version("scikit-learn"),
             "manifest": run_manifest(client, ref),
@@ -835,7 +855,7 @@ class BentoResource(dg.ConfigurableResource):
         client,
         tracking_uri: str,
         ref: ModelVersionRef,
-        threshold: float,
+        threshold: float | None,
         contract: Mapping[str, Any],
         reference_profile: Path,
     ) -> BuiltBento:

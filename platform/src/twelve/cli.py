@@ -66,9 +66,21 @@ def cmd_run(args: argparse.Namespace) -> int:
     from twelve.runner import run_golden_path
 
     defs = _load_definitions(args.project)
-    partitioned = defs.resolve_job_def(args.partitioned_job)
-    partitions_def = partitioned.partitions_def
+    jobs = {job.name for job in defs.resolve_all_job_defs()}
+    if args.main_job not in jobs:
+        raise UsageError(
+            f"project {args.project} has no job {args.main_job!r}; its jobs: {sorted(jobs)}"
+        )
+    # A project made by `twelve new` has one unpartitioned golden path and no arriving months.
+    partitioned_job = args.partitioned_job if args.partitioned_job in jobs else None
+    partitions_def = (
+        defs.resolve_job_def(partitioned_job).partitions_def if partitioned_job else None
+    )
     partitions = partitions_def.get_partition_keys() if partitions_def else []
+    if args.months and not partitioned_job:
+        raise UsageError(
+            f"--months: project {args.project} has no partitioned job {args.partitioned_job!r}"
+        )
     if args.months:
         wanted = set(args.months.split(","))
         partitions = [key for key in partitions if key[:7] in wanted]
@@ -86,7 +98,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         summary = run_golden_path(
             defs,
             instance,
-            partitioned_job=args.partitioned_job,
+            partitioned_job=partitioned_job,
             partitions=partitions,
             main_job=args.main_job,
             force=args.force,

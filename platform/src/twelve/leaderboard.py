@@ -26,6 +26,10 @@ log = logging.getLogger(__name__)
 
 # Metrics shown, and which way is better for each (ranking uses one of them).
 METRICS = {"roc_auc": True, "pr_auc": True, "log_loss": False, "brier": False}
+# Columns of every table; the other metrics get one only when a run of the board has them.
+ALWAYS_SHOWN = tuple(METRICS)
+# A numeric label's (regression projects): errors, lower is better.
+METRICS.update({"rmse": False, "mae": False})
 DEFAULT_METRIC = "roc_auc"
 HOLDOUT_TAG = "twelve.holdout_md5"
 PALETTE = (
@@ -225,7 +229,7 @@ def _when(ms: int) -> str:
 def text_table(board: Leaderboard) -> str:
     """The leaderboard as plain text: one table per holdout group."""
     lines = [f"leaderboard of {board.experiment}, ranked by {board.metric}"]
-    metric_names = list(METRICS)
+    metric_names = shown_metrics(run for group in board.groups for run in _runs(group))
     for group in board.groups:
         title = "CURRENT holdout" if group.current else "another holdout (not comparable)"
         lines += ["", f"{title} {group.holdout_md5}: {len(_runs(group))} run(s)"]
@@ -244,6 +248,12 @@ def text_table(board: Leaderboard) -> str:
                 "  " + "  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True))
             )
     return "\n".join(lines)
+
+
+def shown_metrics(runs: Iterable[RunRecord]) -> list[str]:
+    """The metric columns of a table: the classification ones, and any other a run has."""
+    present = {name for run in runs for name in run.metrics}
+    return [name for name in METRICS if name in ALWAYS_SHOWN or name in present]
 
 
 def _text_row(rank: str, run: RunRecord, metric_names: Sequence[str]) -> list[str]:
@@ -363,10 +373,11 @@ th{background:#f4f6f8}td.num{text-align:right;font-variant-numeric:tabular-nums}
 
 
 def _html_table(group: HoldoutGroup) -> str:
+    shown = shown_metrics(_runs(group))
     head = (
         "".join(
             f"<th>{_e(h)}</th>"
-            for h in ("rank", "run", "pipeline", "estimator", *METRICS, "training set", "commit")
+            for h in ("rank", "run", "pipeline", "estimator", *shown, "training set", "commit")
         )
         + "<th>config</th><th>started</th>"
     )
@@ -376,7 +387,7 @@ def _html_table(group: HoldoutGroup) -> str:
     ]:
         metrics = "".join(
             f'<td class="num">{run.metrics[m]:.4f}</td>' if m in run.metrics else "<td>n/a</td>"
-            for m in METRICS
+            for m in shown
         )
         dirty = ' <span title="uncommitted changes">+dirty</span>' if run.git_dirty else ""
         rows.append(

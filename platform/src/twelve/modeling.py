@@ -18,7 +18,11 @@ import pandas as pd
 from sklearn.base import ClassifierMixin
 from sklearn.compose import ColumnTransformer
 from sklearn.dummy import DummyClassifier
-from sklearn.ensemble import HistGradientBoostingClassifier, RandomForestClassifier
+from sklearn.ensemble import (
+    HistGradientBoostingClassifier,
+    HistGradientBoostingRegressor,
+    RandomForestClassifier,
+)
 from sklearn.impute import SimpleImputer
 from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import Pipeline, make_pipeline
@@ -59,6 +63,14 @@ ESTIMATORS: dict[str, EstimatorSpec] = {
     # proves the evaluation gate refuses what does not beat the baseline.
     "constant": EstimatorSpec(DummyClassifier, "onehot", False, defaults={"strategy": "prior"}),
 }
+# Estimators of a numeric label (projects made with `twelve new --problem-type regression`): the
+# same preprocessing, ``predict`` instead of ``predict_proba``. Kept apart from ESTIMATORS, which
+# lists the classifiers a classification project may choose from.
+REGRESSORS: dict[str, EstimatorSpec] = {
+    "hist_gradient_boosting_regressor": EstimatorSpec(
+        HistGradientBoostingRegressor, "ordinal", False
+    ),
+}
 
 
 def _categorical_steps(encoding: str) -> Pipeline:
@@ -95,7 +107,7 @@ def build_estimator(
     """Instantiate a registered estimator with validated parameters.
 
     Args:
-        name: a key of ``ESTIMATORS``.
+        name: a key of ``ESTIMATORS`` (or of ``REGRESSORS``).
         params: hyper-parameters; each must be a parameter of the estimator.
         seed: random seed, set on the estimator's seed parameter when it has one.
 
@@ -105,9 +117,10 @@ def build_estimator(
     Raises:
         ValueError: unknown estimator name or parameter (the message lists the valid ones).
     """
-    if name not in ESTIMATORS:
-        raise ValueError(f"unknown estimator '{name}'; choose one of {sorted(ESTIMATORS)}")
-    spec = ESTIMATORS[name]
+    known = {**ESTIMATORS, **REGRESSORS}
+    if name not in known:
+        raise ValueError(f"unknown estimator '{name}'; choose one of {sorted(known)}")
+    spec = known[name]
     estimator = spec.factory()
     valid = estimator.get_params(deep=False)
     merged = {**(spec.defaults or {}), **(params or {})}
@@ -159,7 +172,10 @@ def build_pipeline(
         transformers.append(("categorical", _categorical_steps(spec.encoding), categorical))
     if numeric:
         transformers.append(("numeric", _numeric_steps(spec.scale), numeric))
-    if isinstance(model, HistGradientBoostingClassifier) and spec.encoding == "ordinal":
+    if (
+        isinstance(model, HistGradientBoostingClassifier | HistGradientBoostingRegressor)
+        and spec.encoding == "ordinal"
+    ):
         # The ordinal columns come first in the transformed matrix: tell the booster they are
         # categories, not ordered numbers.
         model.set_params(categorical_features=list(range(len(categorical))) or None)

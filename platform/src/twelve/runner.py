@@ -88,7 +88,7 @@ def run_golden_path(
     defs: dg.Definitions,
     instance: dg.DagsterInstance,
     *,
-    partitioned_job: str,
+    partitioned_job: str | None,
     partitions: Sequence[str],
     main_job: str,
     force: bool = False,
@@ -101,7 +101,8 @@ def run_golden_path(
     Args:
         defs: the project's definitions.
         instance: the Dagster instance that records the runs.
-        partitioned_job: job of the assets partitioned like the arriving data.
+        partitioned_job: job of the assets partitioned like the arriving data; None for a project
+            without one (a project made by `twelve new`: one unpartitioned ``main_job``).
         partitions: partition keys to run, oldest first.
         main_job: job of everything downstream that is not partitioned.
         force: materialize everything, stale or not.
@@ -140,7 +141,9 @@ def run_golden_path(
         summary.steps.append(step)
         progress(f"    done in {step.seconds:.1f} s (run {result.run_id[:8]})")
 
-    partitioned_keys = job_keys(partitioned_job)
+    if partitioned_job is None and partitions:
+        raise ValueError(f"partitions {list(partitions)} given without a partitioned job")
+    partitioned_keys = job_keys(partitioned_job) if partitioned_job else []
     planned: list[Step] = []
     for partition in partitions:
         keys = partitioned_keys if force else needs_run(instance, defs, partitioned_keys, partition)

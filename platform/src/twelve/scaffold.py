@@ -45,6 +45,12 @@ RESERVED_NAMES = frozenset(
         "infra", "docs", "platform", "bentos", "feature_repo", "template",
     }
 )  # fmt: skip
+# What a generated bento installs, pinned to this venv's versions (synced from uv.lock) when the
+# project is generated: the pickled Pipeline must be loaded by the libraries that fitted it.
+SERVING_PACKAGES = (
+    "pydantic", "scikit-learn", "numpy", "scipy", "joblib", "threadpoolctl", "pandas", "feast",
+    "pandera", "whylogs", "protobuf", "psutil",
+)  # fmt: skip
 # Columns every generated data set has: entity keys must not collide with them.
 RESERVED_COLUMNS = frozenset({"event_id", "event_timestamp", "amount", "visits", "label"})
 
@@ -64,6 +70,11 @@ class ProjectOptions:
     sample_rows: int = 2000
 
     @property
+    def class_name(self) -> str:
+        """The bento's service class: ``churn_risk`` -> ``ChurnRisk``."""
+        return "".join(part.capitalize() for part in self.name.split("_"))
+
+    @property
     def title(self) -> str:
         """Human name: ``churn_risk`` -> ``Churn risk``."""
         return self.name.replace("_", " ").capitalize()
@@ -78,7 +89,16 @@ class ProjectOptions:
             "entity_keys": ",".join(self.entity_keys),
             "description": self.description or f"{self.title}: a twelve ML project.",
             "sample_rows": str(self.sample_rows),
+            "class_name": self.class_name,
+            "serving_packages": serving_pins(),
         }
+
+
+def serving_pins() -> str:
+    """``name==version`` of every :data:`SERVING_PACKAGES`, installed here, comma-separated."""
+    from importlib.metadata import version
+
+    return ",".join(f"{name}=={version(name)}" for name in SERVING_PACKAGES)
 
 
 def validate_name(name: str) -> str:

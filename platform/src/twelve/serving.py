@@ -98,16 +98,22 @@ def relocate_feature_store(raw: Mapping[str, Any], state_dir: Path) -> dict[str,
     return config
 
 
-def resolve_serving_config(service_dir: Path, state_dir: Path) -> dict[str, Any]:
+def resolve_serving_config(
+    service_dir: Path, state_dir: Path, profile: str = "local"
+) -> dict[str, Any]:
     """The serving config of a service folder, resolved for the state directory ``state_dir``.
 
-    Reads ``<service_dir>/serving.yaml`` (``feature_repo`` relative to the monorepo root,
+    Reads ``<service_dir>/serving.yaml`` (``feature_repo`` relative to the monorepo root, or to
+    the service folder when it starts with ``.``,
     ``feature_store_yaml``, ``feature_service``, ``local_timezone``, ``monitoring``) and the
     feature repo's yaml; ``${VARS}`` in that yaml are kept and expanded at serve time.
 
     Args:
         service_dir: the bento's service folder.
         state_dir: ``TWELVE_HOME`` to record (the registry and online store live there).
+        profile: the deployment profile the bento is built for (``twelve.profile.active()``):
+            its entry in ``feature_store_yaml_by_profile`` (serving.yaml) wins over
+            ``feature_store_yaml``.
 
     Returns:
         A JSON-ready mapping (what :data:`SERVING_CONFIG_FILE` holds).
@@ -126,8 +132,14 @@ def resolve_serving_config(service_dir: Path, state_dir: Path) -> dict[str, Any]
     missing = [key for key in ("feature_repo", "feature_service") if not spec.get(key)]
     if missing:
         raise ServingConfigError(f"{path}: missing key(s) {missing}")
-    repo = (REPO_ROOT / spec["feature_repo"]).resolve()
-    store_yaml = repo / spec.get("feature_store_yaml", "feature_store.yaml")
+    # "feature_repo" is relative to the monorepo root; one starting with "." (``../../feature_repo/
+    # <project>``) to the service folder, so a project's bento finds its own Feast repo wherever
+    # the monorepo is.
+    base = Path(service_dir) if str(spec["feature_repo"]).startswith(".") else REPO_ROOT
+    repo = (base / spec["feature_repo"]).resolve()
+    by_profile = spec.get("feature_store_yaml_by_profile") or {}
+    store_name = by_profile.get(profile) or spec.get("feature_store_yaml", "feature_store.yaml")
+    store_yaml = repo / store_name
     if not store_yaml.is_file():
         raise ServingConfigError(f"{path}: feature store yaml {store_yaml} does not exist")
     raw = yaml.safe_load(store_yaml.read_text()) or {}
@@ -384,8 +396,12 @@ class OnlineFeatures:
             if name not in self._keys_of_feature:
                 continue  # a join key echoed back
             features[name] = values[name]
+            stamps = vector.event_timestamps
             for row, status in enumerate(vector.statuses):
-                if status == FieldStatus.NOT_FOUND:
+                # SQLite reports a missing key as NOT_FOUND; Feast's Redis store answers PRESENT
+                # with empty values and no event timestamp (epoch 0) for a key it does not hold.
+                unstamped = row < len(stamps) and stamps[row].seconds == 0 == stamps[row].nanos
+                if status == FieldStatus.NOT_FOUND or unstamped:
                     unknown[row].update(self._keys_of_feature[name])
         return OnlineLookup(features, [sorted(keys) for keys in unknown])
 

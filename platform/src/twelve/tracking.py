@@ -170,19 +170,22 @@ class MlflowResource(dg.ConfigurableResource):
         signature,
         input_example,
         name: str = "model",
+        predict_fn: str = "predict_proba",
     ):
         """Log a fitted scikit-learn pipeline to the active run, in skops format.
 
         skops refuses types outside its allow-list (HistGradientBoosting's ``TreePredictor``);
         we trust scikit-learn/NumPy/SciPy types only (``modeling.trusted_skops_types``), so a
         custom class in a pipeline is refused instead of pickled. ``pyfunc`` predictions are
-        ``predict_proba`` (one column per class), which is what serving needs.
+        ``predict_proba`` (one column per class), which is what serving needs; a regressor
+        passes ``predict_fn="predict"``.
 
         Args:
             pipeline: the fitted pipeline.
             signature: its ``ModelSignature``.
             input_example: a few input rows.
             name: the logged model's name.
+            predict_fn: the method ``pyfunc`` predictions call.
 
         Returns:
             MLflow's ``ModelInfo`` (``model_uri``, ``model_id``).
@@ -202,7 +205,7 @@ class MlflowResource(dg.ConfigurableResource):
             signature=signature,
             input_example=input_example,
             pip_requirements=model_requirements(),
-            pyfunc_predict_fn="predict_proba",
+            pyfunc_predict_fn=predict_fn,
         )
 
     def _delete_versions_of_run(self, name: str, run_id: str) -> list[str]:

@@ -38,9 +38,7 @@ def champion_env(tmp_path_factory):
 
         mlflow_api.log_params({"train_first_month": "2013-04", "train_last_month": "2013-04"})
         mlflow_api.log_metric("roc_auc", 0.7)
-        info = mlflow.log_sklearn_pipeline(
-            pipeline, signature=None, input_example=features.head(3)
-        )
+        info = mlflow.log_sklearn_pipeline(pipeline, signature=None, input_example=features.head(3))
     client = mlflow.client()
     client.create_registered_model("flight_delays")
     version = client.create_model_version("flight_delays", info.model_uri, run.info.run_id)

@@ -8,9 +8,16 @@ LINEAGE = {
     "entity_features": {"stg_events"},
     "label_events": {"stg_events"},
     "feast_definitions": {"entity_features"},
+    "online_features": {"feast_definitions"},
     "training_set": {"feast_definitions", "label_events"},
-    "trained_model": {"training_set"},
+    "raw_events_profile": {"raw_events"},
+    "training_set_profile": {"training_set", "raw_events_profile"},
+    "holdout_set": {"training_set"},
+    "trained_model": {"training_set", "holdout_set"},
     "model_evaluation": {"trained_model"},
+    "model_alias": {"model_evaluation"},
+    "leaderboard_report": {"model_evaluation"},
+    "bento": {"model_alias", "training_set_profile"},
 }
 
 
@@ -24,3 +31,9 @@ def test_the_asset_graph_is_the_golden_path():
 def test_every_asset_has_a_description():
     for spec in defs.resolve_all_asset_specs():
         assert spec.description, f"{spec.key.to_user_string()} has no description"
+
+
+def test_the_drift_sensor_starts_the_golden_path():
+    sensor = defs.resolve_sensor_def("drift_retraining")
+    assert sensor.job_name == "golden_path"
+    assert sensor.asset_key == asset_key("raw_events_profile")

@@ -47,6 +47,16 @@ def training_set_schema():
     )
 
 
+@cache
+def model_input_schema():
+    """The contract of the model input (request + Feast features): what the bento checks."""
+    return build_schema(
+        FEATURE_SPECS,
+        name="{{ cookiecutter.name }}_model_input",
+        description="One row the model scores: its request and Feast features.",
+    )
+
+
 def validate_training_set(frame):
     """The frame itself when it honours the contract.
 

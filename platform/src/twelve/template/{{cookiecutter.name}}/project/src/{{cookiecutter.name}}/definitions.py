@@ -2,12 +2,24 @@
 
 import dagster as dg
 
-from {{ cookiecutter.name }}.defs import dbt, features, raw, training
+from {{ cookiecutter.name }}.defs import (
+    bento,
+    comparison,
+    dbt,
+    drift,
+    features,
+    profiles,
+    raw,
+    training,
+)
 
 golden_path_job = dg.define_asset_job(
     "golden_path",
     selection=dg.AssetSelection.all(),
-    description="raw -> dbt -> Feast -> training set -> model -> evaluation.",
+    description=(
+        "raw -> dbt -> Feast -> training set -> holdout -> model (MLflow) -> evaluation (gate) "
+        "-> alias -> bento, with the data reports and the leaderboard."
+    ),
 )
 
 
@@ -17,7 +29,11 @@ def build_defs() -> dg.Definitions:
         raw.defs(),
         dbt.defs(),
         features.defs(),
+        profiles.defs(),
         training.defs(),
+        comparison.defs(),
+        bento.defs(),
+        drift.defs(),
         dg.Definitions(jobs=[golden_path_job]),
     )
 

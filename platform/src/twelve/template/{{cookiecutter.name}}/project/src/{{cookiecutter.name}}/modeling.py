@@ -1,22 +1,25 @@
-"""Pure training and scoring functions (no Dagster): tested directly in tests/test_modeling.py."""
+"""The model as pure functions (no Dagster), tested in tests/test_modeling.py.
+
+The model is one scikit-learn Pipeline from ``twelve.modeling.build_pipeline``: its fitted
+preprocessing travels with it to the evaluation and the bento (factor 9).
+"""
 
 import numpy as np
 import pandas as pd
-{%- if cookiecutter.problem_type == "classification" %}
-from sklearn.ensemble import HistGradientBoostingClassifier as Estimator
-from sklearn.metrics import roc_auc_score
-{%- else %}
-from sklearn.ensemble import HistGradientBoostingRegressor as Estimator
-from sklearn.metrics import root_mean_squared_error
+{%- if cookiecutter.problem_type == "regression" %}
+from sklearn.metrics import mean_absolute_error, r2_score, root_mean_squared_error
 {%- endif %}
+from twelve import {% if cookiecutter.problem_type == "classification" %}evaluation, {% endif %}modeling
 
 from {{ cookiecutter.name }}.contract import LABEL, MODEL_INPUT
 
 PROBLEM_TYPE = "{{ cookiecutter.problem_type }}"
 {%- if cookiecutter.problem_type == "classification" %}
 METRIC, HIGHER_IS_BETTER = "roc_auc", True
+PREDICT_METHOD = "predict_proba"
 {%- else %}
 METRIC, HIGHER_IS_BETTER = "rmse", False
+PREDICT_METHOD = "predict"
 {%- endif %}
 
 
@@ -24,43 +27,57 @@ def split_by_time(frame: pd.DataFrame, holdout_share: float) -> tuple[pd.DataFra
     """Train on the older events, hold out the most recent ``holdout_share`` (never shuffled)."""
     if not 0.0 < holdout_share < 1.0:
         raise ValueError(f"holdout_share must be within (0, 1), got {holdout_share}")
-    ordered = frame.sort_values("event_timestamp", kind="stable", ignore_index=True)
+    ordered = frame.sort_values(["event_timestamp", "event_id"], kind="stable", ignore_index=True)
     cut = round(len(ordered) * (1.0 - holdout_share))
     if cut == 0 or cut == len(ordered):
         raise ValueError(f"{len(ordered)} rows cannot be split with holdout_share={holdout_share}")
-    return ordered.iloc[:cut], ordered.iloc[cut:]
+    return ordered.iloc[:cut].reset_index(drop=True), ordered.iloc[cut:].reset_index(drop=True)
 
 
-def fit(train: pd.DataFrame, *, max_iter: int, learning_rate: float, random_state: int):
-    """A gradient-boosting model on the model input columns (it handles missing features)."""
-    model = Estimator(max_iter=max_iter, learning_rate=learning_rate, random_state=random_state)
-    return model.fit(train[list(MODEL_INPUT)], train[LABEL])
+def features(frame: pd.DataFrame) -> pd.DataFrame:
+    """The model input columns of ``frame``, as float64 (what the model is fitted and scored on)."""
+    return modeling.model_input(frame, MODEL_INPUT, ())
 
 
-def score(model, frame: pd.DataFrame) -> float:
-    """The project metric ({% if cookiecutter.problem_type == "classification" %}ROC AUC{% else %}RMSE{% endif %}) of ``model`` on ``frame``."""
+def build_model(estimator: str, params: dict, seed: int):
+    """The unfitted Pipeline: imputation of the numeric inputs, then the estimator."""
+    return modeling.build_pipeline(MODEL_INPUT, (), estimator, params, seed)
+
+
+def fit(train: pd.DataFrame, estimator: str, params: dict, seed: int):
+    """The model fitted on ``train``."""
+    return build_model(estimator, params, seed).fit(features(train), train[LABEL])
+
+
+def predict(model, frame: pd.DataFrame) -> np.ndarray:
+    """The model's answer per row: {% if cookiecutter.problem_type == "classification" %}the probability of label 1{% else %}the predicted value{% endif %}."""
 {%- if cookiecutter.problem_type == "classification" %}
-    return float(roc_auc_score(frame[LABEL], model.predict_proba(frame[list(MODEL_INPUT)])[:, 1]))
+    return model.predict_proba(features(frame))[:, list(model.classes_).index(1)]
 {%- else %}
-    return float(root_mean_squared_error(frame[LABEL], model.predict(frame[list(MODEL_INPUT)])))
+    return model.predict(features(frame))
 {%- endif %}
 
 
-def baseline_score(train: pd.DataFrame, holdout: pd.DataFrame) -> float:
-    """The metric of a model that ignores the features (what the model must beat)."""
-{%- if cookiecutter.problem_type == "classification" %}
-    del train  # a constant score has ROC AUC 0.5, whatever the constant
-    if holdout[LABEL].nunique() < 2:
-        raise ValueError("the holdout has a single label value: ROC AUC is undefined")
-    return float(roc_auc_score(holdout[LABEL], np.zeros(len(holdout))))
-{%- else %}
-    constant = np.full(len(holdout), train[LABEL].mean())
-    return float(root_mean_squared_error(holdout[LABEL], constant))
-{%- endif %}
+def baseline(train: pd.DataFrame, rows: int) -> np.ndarray:
+    """The answers of a model that ignores the features: the training {% if cookiecutter.problem_type == "classification" %}rate of label 1{% else %}mean{% endif %}."""
+    return np.full(rows, float(train[LABEL].mean()))
 
+{% if cookiecutter.problem_type == "classification" %}
+def metrics(labels: pd.Series, predictions: np.ndarray, threshold: float) -> dict[str, float]:
+    """ROC AUC, PR AUC, log loss, Brier score, accuracy/precision/recall at ``threshold``."""
+    return evaluation.classification_metrics(labels, predictions, threshold)
+{% else %}
+def metrics(labels: pd.Series, predictions: np.ndarray) -> dict[str, float]:
+    """RMSE, MAE and R² of the predictions."""
+    return {
+        "rmse": float(root_mean_squared_error(labels, predictions)),
+        "mae": float(mean_absolute_error(labels, predictions)),
+        "r2": float(r2_score(labels, predictions)),
+    }
+{% endif %}
 
-def beats_baseline(model_score: float, baseline: float, margin: float) -> bool:
-    """Whether the model beats the baseline by ``margin`` (absolute for AUC, relative for RMSE)."""
+def better_by(candidate: float, reference: float, margin: float) -> bool:
+    """Whether ``candidate`` beats ``reference`` by ``margin`` ({% if cookiecutter.problem_type == "classification" %}absolute, ROC AUC{% else %}relative, RMSE{% endif %})."""
     if HIGHER_IS_BETTER:
-        return model_score >= baseline + margin
-    return model_score <= baseline * (1.0 - margin)
+        return candidate >= reference + margin
+    return candidate <= reference * (1.0 - margin)

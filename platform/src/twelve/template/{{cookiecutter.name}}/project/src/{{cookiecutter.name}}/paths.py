@@ -20,6 +20,10 @@ REPO_ROOT = PROJECT_DIR.parents[1]
 CONF_DIR = PROJECT_DIR / "conf"
 DBT_PROJECT_DIR = PROJECT_DIR / "dbt"
 FEATURE_REPO_DIR = REPO_ROOT / "feature_repo" / NAME
+BENTO_DIR = REPO_ROOT / "bentos" / NAME
+# Names of this project's data sets in the profile and report stores (shared by all projects).
+RAW_DATASET = f"{NAME}_raw_events"
+TRAINING_SET_DATASET = f"{NAME}_training_set"
 
 
 def asset_key(name: str) -> dg.AssetKey:
@@ -32,9 +36,14 @@ def data_root() -> Path:
     return twelve_paths.data_dir() / NAME
 
 
+def raw_dir() -> Path:
+    """The raw data folder: every DVC-tracked file in it is an input of a training run."""
+    return data_root() / "raw"
+
+
 def raw_events_path() -> Path:
     """The raw events file (DVC-tracked)."""
-    return data_root() / "raw" / "events.parquet"
+    return raw_dir() / "events.parquet"
 
 
 def features_dir() -> Path:
@@ -47,6 +56,11 @@ def training_set_path() -> Path:
     return data_root() / "training" / "training_set.parquet"
 
 
-def models_dir() -> Path:
-    """Trained model files, one per training set version (under TWELVE_HOME)."""
-    return twelve_paths.state_dir() / NAME / "models"
+def holdout_path() -> Path:
+    """The holdout rows of the training set (DVC-tracked)."""
+    return data_root() / "training" / "holdout.parquet"
+
+
+def leaderboard_path() -> Path:
+    """The leaderboard report of this project's runs (under TWELVE_HOME)."""
+    return twelve_paths.state_dir() / "reports" / "leaderboard" / f"{NAME}.html"
