@@ -52,6 +52,26 @@ def load_service_module() -> ModuleType:
     return module
 
 
+# The raw plane registry's columns under the names of the plane_attributes features (as dbt's
+# plane_features model renames them).
+PLANE_FEATURE_NAMES = {
+    "year": "plane_year",
+    "seats": "plane_seats",
+    "engines": "plane_engines",
+    "type": "plane_type",
+    "manufacturer": "plane_manufacturer",
+    "engine": "plane_engine",
+}
+
+
+def _plane_features() -> pd.DataFrame:
+    """The real plane registry: tailnum and the six plane features, under their feature names."""
+    from flight_delays import ingest
+
+    planes = ingest.read_planes().rename(columns=PLANE_FEATURE_NAMES)
+    return planes[["tailnum", *MODEL_INPUT_COLUMNS[16:22]]]
+
+
 @cache
 def _flight_rows() -> pd.DataFrame:
     from flight_delays import ingest
@@ -63,16 +83,7 @@ def _flight_rows() -> pd.DataFrame:
         [flights[flights["month"] == 1].head(3000), flights[flights["month"] == 2].head(200)]
     )
     weather = ingest.read_weather().drop(columns=["year", "month", "day", "hour"])
-    planes = ingest.read_planes().rename(
-        columns={
-            "year": "plane_year",
-            "seats": "plane_seats",
-            "engines": "plane_engines",
-            "type": "plane_type",
-            "manufacturer": "plane_manufacturer",
-            "engine": "plane_engine",
-        }
-    )[["tailnum", *MODEL_INPUT_COLUMNS[16:22]]]
+    planes = _plane_features()
     frame = flights.merge(weather, on=["origin", "time_hour"], how="left").merge(
         planes, on="tailnum", how="left"
     )
@@ -251,17 +262,7 @@ def feature_tables() -> dict[str, pd.DataFrame]:
     weather = weather.rename(columns={"time_hour": "event_timestamp"})[
         ["origin", "event_timestamp", *MODEL_INPUT_COLUMNS[7:16]]
     ].reset_index(drop=True)
-    planes = ingest.read_planes().rename(
-        columns={
-            "year": "plane_year",
-            "seats": "plane_seats",
-            "engines": "plane_engines",
-            "type": "plane_type",
-            "manufacturer": "plane_manufacturer",
-            "engine": "plane_engine",
-        }
-    )[["tailnum", *MODEL_INPUT_COLUMNS[16:22]]]
-    planes = planes.astype(
+    planes = _plane_features().astype(
         {"plane_year": "float64", "plane_seats": "int64", "plane_engines": "int64"}
     )
     planes.insert(1, "event_timestamp", PLANE_STAMP)
