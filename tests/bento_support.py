@@ -21,7 +21,10 @@ import numpy as np
 import pandas as pd
 
 from flight_delays.contract import MODEL_INPUT_CONTRACT
+from twelve import bento_server
 from twelve.paths import REPO_ROOT
+
+group_alive = bento_server.group_alive  # the reliability tests check for leftovers with it
 
 SERVICE_DIR = REPO_ROOT / "bentos" / "flight_delay"
 REGISTERED_MODEL = "flight_delays"
@@ -336,29 +339,9 @@ def raw_holdout_flights(count: int = 40) -> pd.DataFrame:
 READY_TIMEOUT_S = 120
 
 
-def group_alive(pgid: int) -> bool:
-    """Whether any process of the process group ``pgid`` is still alive."""
-    try:
-        os.killpg(pgid, 0)
-    except ProcessLookupError:
-        return False
-    return True
-
-
 def stop_server(server) -> None:
-    """SIGTERM the server's process group, wait, and SIGKILL whatever outlives 15 s."""
-    import signal
-    import time
-
-    os.killpg(server.pid, signal.SIGTERM)
-    try:
-        server.wait(timeout=30)
-    finally:
-        deadline = time.monotonic() + 15
-        while group_alive(server.pid) and time.monotonic() < deadline:
-            time.sleep(0.2)
-        if group_alive(server.pid):
-            os.killpg(server.pid, signal.SIGKILL)
+    """SIGTERM the server's process group, wait, and SIGKILL whatever outlives the grace period."""
+    bento_server.stop(server)
 
 
 def http_get(url: str, timeout: float = 5) -> tuple[int, str]:
@@ -388,9 +371,8 @@ def start_server(
     import urllib.error
 
     from twelve.bento import bentoml_env
-    from twelve.testing import free_port
 
-    port = free_port()
+    port = bento_server.free_port()
     url = f"http://127.0.0.1:{port}"
     env = bentoml_env(home / "bentoml")
     env.update(extra_env)

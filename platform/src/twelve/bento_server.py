@@ -84,7 +84,8 @@ def _status(url: str) -> int | None:
         return None
 
 
-def _group_alive(pgid: int) -> bool:
+def group_alive(pgid: int) -> bool:
+    """Whether any process of the process group ``pgid`` is still alive."""
     try:
         os.killpg(pgid, 0)
     except ProcessLookupError:
@@ -94,13 +95,13 @@ def _group_alive(pgid: int) -> bool:
 
 def stop(process: subprocess.Popen, grace: float = STOP_GRACE_S) -> None:
     """SIGTERM the server's process group, wait, SIGKILL whatever outlives ``grace`` seconds."""
-    if process.poll() is None or _group_alive(process.pid):
+    if process.poll() is None or group_alive(process.pid):
         with contextlib.suppress(ProcessLookupError):
             os.killpg(process.pid, signal.SIGTERM)
     deadline = time.monotonic() + grace
-    while time.monotonic() < deadline and (process.poll() is None or _group_alive(process.pid)):
+    while time.monotonic() < deadline and (process.poll() is None or group_alive(process.pid)):
         time.sleep(0.2)
-    if _group_alive(process.pid):
+    if group_alive(process.pid):
         log.warning("bentoml serve (pid %d) outlived SIGTERM by %.0f s: killed", process.pid, grace)
         with contextlib.suppress(ProcessLookupError):
             os.killpg(process.pid, signal.SIGKILL)

@@ -5,7 +5,6 @@ Registered from the root ``conftest.py`` with ``pytest_plugins = ["twelve.testin
 
 from __future__ import annotations
 
-import socket
 import subprocess
 from dataclasses import dataclass
 from pathlib import Path
@@ -66,7 +65,7 @@ def make_twelve_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> TwelveEn
 
 
 def free_port() -> int:
-    """A TCP port on 127.0.0.1 that is free right now."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+    """A TCP port on 127.0.0.1 that is free right now (``twelve.bento_server.free_port``)."""
+    from twelve.bento_server import free_port as bento_free_port
+
+    return bento_free_port()
