@@ -155,11 +155,6 @@ async def _load(url: str, payload: bytes, concurrency: int, seconds: float) -> d
     }
 
 
-def _records(frame, columns) -> list[dict]:
-    objects = frame[columns].astype(object)
-    return objects.where(frame[columns].notna(), None).to_dict("records")
-
-
 # --------------------------------------------------------------------------- main
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -198,6 +193,7 @@ def main() -> int:
     import pandas as pd
 
     from twelve.bento import PIPELINE_FILE, bentoml_env, model_dir
+    from twelve.bento_server import json_rows
     from twelve.testing import free_port
 
     log.info("building the feature store, the model and its bento in %s", root)
@@ -208,8 +204,8 @@ def main() -> int:
     pipeline_file = model_dir(home / "bentoml", built.model_tag) / PIPELINE_FILE
 
     rows = support.training_rows().sample(100, random_state=0)
-    one_row = json.dumps({"rows": _records(rows.head(1), support.MODEL_INPUT_COLUMNS)}).encode()
-    hundred = json.dumps({"rows": _records(rows, support.MODEL_INPUT_COLUMNS)}).encode()
+    one_row = json.dumps({"rows": json_rows(rows.head(1), support.MODEL_INPUT_COLUMNS)}).encode()
+    hundred = json.dumps({"rows": json_rows(rows, support.MODEL_INPUT_COLUMNS)}).encode()
     flights = support.raw_holdout_flights(100)
     raw = [
         {

@@ -359,50 +359,18 @@ def http_get(url: str, timeout: float = 5) -> tuple[int, str]:
 def start_server(
     tag: str, home: Path, cwd: Path, extra_env: dict[str, str], fail_on: str | None = None
 ):
-    """``bentoml serve TAG`` on a free 127.0.0.1 port in its own process group, until ready.
+    """``bentoml serve TAG`` from ``home/bentoml`` until ready (``twelve.bento_server.start``).
 
-    ``fail_on``: a text that, once in the server's log, stops the wait (and the server) at once.
+    ``fail_on``: a text that, once in the server's log (``cwd/serve.log``), stops the wait (and
+    the server) at once.
 
     Returns:
         (server process, base URL, whether /readyz answered 503 before 200, seconds to ready).
     """
-    import subprocess
-    import time
-    import urllib.error
-
-    from twelve.bento import bentoml_env
-
-    port = bento_server.free_port()
-    url = f"http://127.0.0.1:{port}"
-    env = bentoml_env(home / "bentoml")
-    env.update(extra_env)
-    log_file = cwd / "serve.log"
-    with log_file.open("w") as log:
-        server = subprocess.Popen(
-            [sys.executable, "-m", "bentoml", "serve", tag, "--host", "127.0.0.1",
-             "--port", str(port)],
-            env=env, cwd=cwd, stdout=log, stderr=subprocess.STDOUT,
-            start_new_session=True,  # its own process group: stopped as a whole at the end
-        )  # fmt: skip
-    began = time.perf_counter()
-    not_ready_seen = False
-    while True:
-        if server.poll() is not None:
-            raise RuntimeError(f"bentoml serve exited {server.returncode}:\n{log_file.read_text()}")
-        if time.perf_counter() - began > READY_TIMEOUT_S or (
-            fail_on and fail_on in log_file.read_text(errors="replace")
-        ):
-            stop_server(server)
-            raise RuntimeError(f"/readyz not ready:\n{log_file.read_text()[-4000:]}")
-        try:
-            status, _ = http_get(f"{url}/readyz", timeout=2)
-        except (urllib.error.URLError, ConnectionError, TimeoutError):
-            status = None
-        if status == 503:
-            not_ready_seen = True
-        if status == 200:
-            return server, url, not_ready_seen, time.perf_counter() - began
-        time.sleep(0.2)
+    server = bento_server.start(
+        tag, home / "bentoml", cwd, extra_env, READY_TIMEOUT_S, fail_on, log_name="serve.log"
+    )
+    return server.process, server.url, server.not_ready_seen, server.seconds_to_ready
 
 
 def build_served_bento(root: Path, home: Path):

@@ -25,6 +25,7 @@ from bento_support import (
 )
 
 from twelve.bento import bentoml_env
+from twelve.bento_server import json_rows
 from twelve.testing import free_port
 
 pytestmark = pytest.mark.slow
@@ -33,9 +34,8 @@ READY_TIMEOUT_S = 90
 
 
 def _records(frame) -> list[dict]:
-    """JSON-ready rows: NaN -> None, numpy scalars -> Python numbers."""
-    as_objects = frame[MODEL_INPUT_COLUMNS].astype(object)
-    return as_objects.where(frame[MODEL_INPUT_COLUMNS].notna(), None).to_dict("records")
+    """JSON-ready model input rows."""
+    return json_rows(frame, MODEL_INPUT_COLUMNS)
 
 
 def _group_alive(pgid: int) -> bool:

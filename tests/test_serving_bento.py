@@ -32,6 +32,7 @@ from bento_support import (
     training_rows,
 )
 
+from twelve.bento_server import json_rows
 from twelve.environment import OFFLINE_ENV
 
 pytestmark = pytest.mark.slow
@@ -41,9 +42,8 @@ STRING_COLUMNS = ["carrier", "origin", "dest", "plane_type", "plane_manufacturer
 
 
 def _records(frame: pd.DataFrame) -> list[dict]:
-    """JSON-ready rows: NaN -> None, numpy scalars -> Python numbers."""
-    as_objects = frame[MODEL_INPUT_COLUMNS].astype(object)
-    return as_objects.where(frame[MODEL_INPUT_COLUMNS].notna(), None).to_dict("records")
+    """JSON-ready model input rows."""
+    return json_rows(frame, MODEL_INPUT_COLUMNS)
 
 
 def _post(url: str, body: bytes | str | dict | list, token: str | None = TOKEN, **headers):

@@ -27,6 +27,7 @@ from bento_support import (
     stop_server,
 )
 
+from twelve.bento_server import json_rows
 from twelve.environment import OFFLINE_ENV
 
 pytestmark = [pytest.mark.slow, pytest.mark.reliability]
@@ -72,8 +73,7 @@ def stop_server_group_leftovers(process) -> None:
 
 
 def _rows(count: int = 1) -> list[dict]:
-    frame = holdout_rows().head(count)[MODEL_INPUT_COLUMNS].astype(object)
-    return frame.where(frame.notna(), None).to_dict("records")
+    return json_rows(holdout_rows().head(count), MODEL_INPUT_COLUMNS)
 
 
 def _predict(url: str, rows: list[dict], timeout: float = 30) -> int:

@@ -19,12 +19,15 @@ import sys
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from twelve.bento import bentoml_env
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 log = logging.getLogger(__name__)
 READY_TIMEOUT_S = 120.0
@@ -44,6 +47,7 @@ class BentoServer:
     process: subprocess.Popen
     log_file: Path
     seconds_to_ready: float
+    not_ready_seen: bool = False  # /readyz answered 503 before 200
 
     def post(self, path: str, payload: Any, timeout: float = 30.0) -> tuple[int, Any]:
         """POST JSON to ``path``: (status, decoded JSON body or text), HTTP errors included."""
@@ -65,6 +69,12 @@ class BentoServer:
             return status, json.loads(body)
         except ValueError:
             return status, body
+
+
+def json_rows(frame: pd.DataFrame, columns: Sequence[str]) -> list[dict[str, Any]]:
+    """Request rows of ``columns``: missing values as null, numpy scalars as Python numbers."""
+    objects = frame[list(columns)].astype(object)
+    return objects.where(frame[list(columns)].notna(), None).to_dict("records")
 
 
 def free_port() -> int:
@@ -108,31 +118,37 @@ def stop(process: subprocess.Popen, grace: float = STOP_GRACE_S) -> None:
     process.wait(timeout=10)
 
 
-@contextlib.contextmanager
-def serving(
+def start(
     tag: str,
     bentoml_home: Path,
     workdir: Path,
     extra_env: Mapping[str, str] | None = None,
     ready_timeout: float = READY_TIMEOUT_S,
-) -> Iterator[BentoServer]:
-    """Serve the bento ``tag`` from ``bentoml_home`` until the block ends.
+    fail_on: str | None = None,
+    log_name: str | None = None,
+) -> BentoServer:
+    """Start ``bentoml serve TAG`` on a free 127.0.0.1 port and wait until ``/readyz`` says 200.
+
+    The caller stops it (:func:`stop`); :func:`serving` does both around a ``with`` block.
 
     Args:
         tag: the bento tag (``name:version``).
         bentoml_home: the BentoML home that holds it.
-        workdir: where the server runs and writes ``serve-<version>.log``.
+        workdir: where the server runs and writes its log.
         extra_env: variables added to the server's environment.
         ready_timeout: seconds to wait for ``/readyz``.
+        fail_on: a text that, once in the server's log, stops the wait (and the server) at once.
+        log_name: the log file's name in ``workdir`` (default ``serve-<version>.log``).
 
     Raises:
-        BentoServerError: the server exited or was not ready in time (its log is in the message).
+        BentoServerError: the server exited, logged ``fail_on`` or was not ready in time (its
+            log is in the message); it is stopped then.
     """
     port = free_port()
     env = bentoml_env(Path(bentoml_home))
     env.update(extra_env or {})
     workdir.mkdir(parents=True, exist_ok=True)
-    log_file = workdir / f"serve-{tag.rsplit(':', 1)[-1]}.log"
+    log_file = workdir / (log_name or f"serve-{tag.rsplit(':', 1)[-1]}.log")
     with log_file.open("w") as output:
         process = subprocess.Popen(
             [sys.executable, "-m", "bentoml", "serve", tag, "--host", "127.0.0.1",
@@ -142,21 +158,37 @@ def serving(
         )  # fmt: skip
     url = f"http://127.0.0.1:{port}"
     began = time.perf_counter()
+    not_ready_seen = False
+    while (status := _status(f"{url}/readyz")) != 200:
+        not_ready_seen = not_ready_seen or status == 503
+        log_text = log_file.read_text(errors="replace")
+        if process.poll() is not None:
+            stop(process)
+            raise BentoServerError(f"bentoml serve {tag} exited {process.returncode}:\n{log_text}")
+        if time.perf_counter() - began > ready_timeout or (fail_on and fail_on in log_text):
+            stop(process)
+            raise BentoServerError(f"/readyz of {tag} not ready:\n{log_text[-4000:]}")
+        time.sleep(0.25)
+    server = BentoServer(tag, url, process, log_file, time.perf_counter() - began, not_ready_seen)
+    log.info("serving %s at %s (ready in %.1f s)", tag, url, server.seconds_to_ready)
+    return server
+
+
+@contextlib.contextmanager
+def serving(
+    tag: str,
+    bentoml_home: Path,
+    workdir: Path,
+    extra_env: Mapping[str, str] | None = None,
+    ready_timeout: float = READY_TIMEOUT_S,
+) -> Iterator[BentoServer]:
+    """Serve the bento ``tag`` from ``bentoml_home`` until the block ends (see :func:`start`).
+
+    Raises:
+        BentoServerError: the server exited or was not ready in time (its log is in the message).
+    """
+    server = start(tag, bentoml_home, workdir, extra_env, ready_timeout)
     try:
-        while _status(f"{url}/readyz") != 200:
-            if process.poll() is not None:
-                raise BentoServerError(
-                    f"bentoml serve {tag} exited {process.returncode}:\n"
-                    f"{log_file.read_text(errors='replace')[-4000:]}"
-                )
-            if time.perf_counter() - began > ready_timeout:
-                raise BentoServerError(
-                    f"bentoml serve {tag} not ready after {ready_timeout:.0f} s:\n"
-                    f"{log_file.read_text(errors='replace')[-4000:]}"
-                )
-            time.sleep(0.25)
-        server = BentoServer(tag, url, process, log_file, time.perf_counter() - began)
-        log.info("serving %s at %s (ready in %.1f s)", tag, url, server.seconds_to_ready)
         yield server
     finally:
-        stop(process)
+        stop(server.process)

@@ -174,13 +174,21 @@ def run_golden_path(
     return summary
 
 
+def quiet_loggers(log_level: str = "WARNING") -> dict:
+    """The ``loggers`` run config that sets Dagster's console logger level.
+
+    Dagster's per-event DEBUG lines drown a command's progress; they stay in the run's logs.
+    """
+    return {"console": {"config": {"log_level": log_level}}}
+
+
 def _run_config_for(step: Step, run_config: dict | None, log_level: str) -> dict:
     # Dagster refuses config for ops outside the run's selection: keep only the selected ones.
     selected = {key.to_python_identifier() for key in step.assets}
     ops = {
         name: cfg for name, cfg in ((run_config or {}).get("ops") or {}).items() if name in selected
     }
-    config: dict = {"loggers": {"console": {"config": {"log_level": log_level}}}}
+    config: dict = {"loggers": quiet_loggers(log_level)}
     if ops:
         config["ops"] = ops
     return config

@@ -15,6 +15,8 @@ from dataclasses import dataclass, field
 
 import dagster as dg
 
+from twelve.runner import quiet_loggers
+
 log = logging.getLogger(__name__)
 SENSOR_TAG, RUN_KEY_TAG = "dagster/sensor_name", "dagster/run_key"
 
@@ -90,7 +92,7 @@ def launch(
         launched.skipped = True
         return launched
     run_config = dict(request.run_config or {})
-    run_config.setdefault("loggers", {"console": {"config": {"log_level": log_level}}})
+    run_config.setdefault("loggers", quiet_loggers(log_level))
     tags = {**request.tags, SENSOR_TAG: sensor_name}
     if request.run_key:
         tags[RUN_KEY_TAG] = request.run_key

@@ -17,6 +17,7 @@ import pytest
 from synthetic_training_set import build_training_set
 
 from flight_delays import replay
+from twelve.bento_server import json_rows
 from twelve.cli import UsageError
 from twelve.commands.replay import parse_months
 
@@ -65,7 +66,7 @@ def test_month_traffic_is_a_reproducible_sample_of_the_month():
 
 def test_records_are_json_ready_and_batched():
     frame = pd.DataFrame({"temp": [1.5, float("nan")], "carrier": ["UA", None]})
-    records = replay.feature_records(frame, ["temp", "carrier"])
+    records = json_rows(frame, ["temp", "carrier"])
 
     assert records == [{"temp": 1.5, "carrier": "UA"}, {"temp": None, "carrier": None}]
     json.dumps(records)

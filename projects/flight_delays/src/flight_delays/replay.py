@@ -38,6 +38,8 @@ from typing import Any
 import dagster as dg
 import pandas as pd
 
+from twelve.runner import quiet_loggers
+
 log = logging.getLogger(__name__)
 SENSOR = "drift_retraining"
 BATCH_ROWS = 100
@@ -105,12 +107,6 @@ def month_traffic(frame: pd.DataFrame, month: str, rows: int, seed: int) -> pd.D
     if len(of_month) <= rows:
         return of_month
     return of_month.sample(n=rows, random_state=seed).sort_values("event_timestamp")
-
-
-def feature_records(frame: pd.DataFrame, columns: list[str]) -> list[dict[str, Any]]:
-    """JSON-ready rows of the model input columns (missing values as null)."""
-    objects = frame[columns].astype(object)
-    return objects.where(frame[columns].notna(), None).to_dict("records")
 
 
 def batches(records: list[dict[str, Any]], size: int) -> list[list[dict[str, Any]]]:
@@ -249,7 +245,7 @@ class Replay:
         outcome.served_bento, outcome.served_model = str(bento["bento_tag"]), champion.label
         self._served_model_version = str(bento["bentoml_model_tag"]).rsplit(":", 1)[-1]
         rows = month_traffic(self.traffic_source, month, self.rows_per_month, self.seed)
-        records = feature_records(rows, list(contract.FEATURE_COLUMNS))
+        records = bento_server.json_rows(rows, contract.FEATURE_COLUMNS)
         self.progress(f"  traffic: {len(records)} flights of {month} -> {outcome.served_bento}")
         home = twelve_paths.state_dir() / "bentoml"
         latencies = []
@@ -285,7 +281,7 @@ class Replay:
                         }
                     }
                 },
-                "loggers": {"console": {"config": {"log_level": "WARNING"}}},
+                "loggers": quiet_loggers(),
             },
             raise_on_error=False,
         )
@@ -304,7 +300,7 @@ class Replay:
         result = job.execute_in_process(
             instance=self.instance,
             partition_key=f"{month}-01",
-            run_config={"loggers": {"console": {"config": {"log_level": "WARNING"}}}},
+            run_config={"loggers": quiet_loggers()},
             raise_on_error=False,
         )
         if not result.success:

@@ -135,10 +135,6 @@ class Finding:
     metadata: dict[str, Any]
 
 
-# The old name of a month_drift result (kept for callers of the first version of this module).
-DriftSeen = Finding
-
-
 @dataclass(frozen=True)
 class Evidence:
     """Why a retraining is wanted: one event of one kind, with what shows it."""
