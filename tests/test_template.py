@@ -338,21 +338,76 @@ def test_an_unknown_problem_type_is_refused_by_the_parser(tmp_path, capsys):
     assert "invalid choice: 'ranking'" in capsys.readouterr().err
 
 
-def test_a_failure_after_rendering_removes_every_part(tmp_path, monkeypatch):
+def _tree(root: Path) -> dict[str, bytes | None]:
+    """Every file (bytes) and folder (None) under ``root``: what `git status` would compare."""
+    return {
+        path.relative_to(root).as_posix(): path.read_bytes() if path.is_file() else None
+        for path in sorted(root.rglob("*"))
+    }
+
+
+def _fail(step: str):
+    def broken(*_args, **_kwargs):
+        raise RuntimeError(f"{step} broke on purpose")
+
+    return broken
+
+
+@pytest.mark.parametrize(
+    ("step", "target"),
+    [
+        ("writing the project", "ignore_in_shared_feature_repo"),
+        ("dbt parse", "prepare_dbt"),
+        ("uv lock", "update_lock"),
+    ],
+)
+def test_a_failure_at_any_step_puts_every_file_back(tmp_path, monkeypatch, step, target):
     root = make_monorepo(tmp_path)
-    workspace = (root / "infra/workspace.yaml").read_text()
-    feastignore = (root / "feature_repo/.feastignore").read_text()
+    (root / "uv.lock").write_text("the lock file as committed\n")
+    before = _tree(root)
+    real = getattr(scaffold, target)
 
-    def broken(*_args):
-        raise OSError("disk full")
+    def half_done_then_broken(*args, **kwargs):
+        # The step writes before it fails, as `uv lock` or a full disk would.
+        if target == "update_lock":
+            (root / "uv.lock").write_text("half rewritten")
+        elif target != "prepare_dbt":
+            real(*args, **kwargs)
+        raise RuntimeError(f"{step} broke on purpose")
 
-    monkeypatch.setattr(scaffold, "ignore_in_shared_feature_repo", broken)
-    with pytest.raises(OSError, match="disk full"):
+    monkeypatch.setattr(scaffold, target, half_done_then_broken)
+    with pytest.raises(scaffold.ScaffoldStepError, match=f"{step} failed: {step} broke"):
         scaffold.generate(scaffold.ProjectOptions(name="churn"), root)
-    for part in ("projects/churn", "feature_repo/churn", "bentos/churn"):
-        assert not (root / part).exists(), part
-    assert (root / "infra/workspace.yaml").read_text() == workspace
-    assert (root / "feature_repo/.feastignore").read_text() == feastignore
+    assert _tree(root) == before
+
+
+def test_a_real_write_error_puts_every_file_back(tmp_path):
+    """A write the OS refuses (`.feastignore` is a folder): nothing is left, not even bentos/."""
+    root = make_monorepo(tmp_path)
+    (root / "feature_repo/.feastignore").unlink()
+    (root / "feature_repo/.feastignore").mkdir()
+    before = _tree(root)
+    with pytest.raises(scaffold.ScaffoldStepError, match="writing the project failed"):
+        scaffold.generate(scaffold.ProjectOptions(name="churn"), root, prepare=False)
+    assert _tree(root) == before
+    assert not (root / "bentos").exists()
+
+
+def test_the_command_says_which_step_failed_and_what_to_do(tmp_path, monkeypatch, caplog):
+    root = make_monorepo(tmp_path)
+    monkeypatch.setenv("TWELVE_HOME", str(root / ".twelve"))
+    monkeypatch.setenv("DAGSTER_HOME", str(root / ".twelve" / "dagster_home"))
+    (root / "uv.lock").write_text("lock\n")
+    monkeypatch.setattr(scaffold, "update_lock", _fail("uv lock"))
+    before = {k: v for k, v in _tree(root).items() if not k.startswith(".twelve")}
+    code = run_new(["churn", "--root", str(root), "--skip-dbt-parse"])
+    assert code == 1
+    text = caplog.text
+    assert "uv lock failed: uv lock broke on purpose" in text
+    assert "nothing was left behind" in text
+    assert "--skip-lock" in text  # what to do
+    after = {k: v for k, v in _tree(root).items() if not k.startswith(".twelve")}
+    assert after == before
 
 
 def test_cookiecutter_itself_runs_the_same_validation(tmp_path):
@@ -397,8 +452,19 @@ def test_twelve_new_is_a_command_of_the_cli():
     )
 
 
-def test_the_new_member_is_added_to_the_lock_file_offline(tmp_path):
-    """`make install` syncs with --locked: the lock must list the project (uv lock, offline)."""
+def _locked_versions(lock: str) -> dict[str, str]:
+    import tomllib
+
+    return {package["name"]: package["version"] for package in tomllib.loads(lock)["package"]}
+
+
+@pytest.mark.slow
+def test_the_new_member_is_added_to_the_lock_file_with_an_empty_uv_cache(tmp_path, monkeypatch):
+    """`make install` syncs with --locked: the lock must list the project, every pin kept.
+
+    With an empty uv cache, as on a fresh machine (a cache filled by `uv sync` has no registry
+    metadata: `uv lock --offline` failed there).
+    """
     for relative in ("uv.lock", "pyproject.toml", "platform/pyproject.toml"):
         (tmp_path / relative).parent.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(REPO_ROOT / relative, tmp_path / relative)
@@ -413,9 +479,14 @@ def test_the_new_member_is_added_to_the_lock_file_offline(tmp_path):
         'dependencies = ["twelve"]\n\n[tool.uv.sources]\ntwelve = { workspace = true }\n\n'
         '[build-system]\nrequires = ["hatchling"]\nbuild-backend = "hatchling.build"\n'
     )
+    monkeypatch.setenv("UV_CACHE_DIR", str(tmp_path / "empty-uv-cache"))
+    before = _locked_versions((REPO_ROOT / "uv.lock").read_text())
     assert scaffold.update_lock(tmp_path) is True
     lock = (tmp_path / "uv.lock").read_text()
     assert 'name = "churn"' in lock and 'source = { editable = "projects/churn" }' in lock
+    after = _locked_versions(lock)
+    assert {name: after.get(name) for name in before} == before  # nothing re-resolved
+    assert set(after) - set(before) == {"churn"}
     assert scaffold.update_lock(tmp_path / "projects") is False  # no uv.lock there: nothing to do
 
 

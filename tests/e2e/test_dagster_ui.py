@@ -164,7 +164,8 @@ def workspace(ui_env) -> Path:
         (root / relative).parent.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(REPO_ROOT / relative, root / relative)
     # No dbt parse here: under `dagster dev` the project parses its dbt project when it loads.
-    return scaffold.generate(scaffold.ProjectOptions(name=NEW_PROJECT), root).workspace
+    options = scaffold.ProjectOptions(name=NEW_PROJECT)
+    return scaffold.generate(options, root, prepare=False, lock=False).workspace
 
 
 @pytest.fixture(scope="module")

@@ -12,8 +12,9 @@ Then the project registers itself: a code location in ``infra/workspace.yaml`` a
 must not import another project's definitions). Both are one-line appends; nothing else of an
 existing project is touched.
 
-Nothing is left half-generated: the template is rendered into a temporary folder, every target is
-checked free first, and whatever was already moved is removed again when a later step fails.
+Nothing is left half-generated (:class:`Journal`): the template is rendered into a temporary
+folder, every target is checked free first, and when any later step fails (moving, registering,
+``dbt parse``, ``uv lock``) every folder created is removed and every file changed restored.
 """
 
 from __future__ import annotations
@@ -335,43 +336,145 @@ def render(options: ProjectOptions, staging: Path, template_dir: Path = TEMPLATE
     return Path(rendered)
 
 
-def generate(options: ProjectOptions, root: Path, template_dir: Path = TEMPLATE_DIR) -> Targets:
-    """Create the project inside the monorepo at ``root`` and register it.
+class Journal:
+    """What a step of ``twelve new`` created or changed, so that a failure can put it all back.
+
+    ``twelve new`` is all or nothing: folders it creates are removed, and files it changes
+    (``infra/workspace.yaml``, ``feature_repo/.feastignore``, ``uv.lock``) get their exact
+    bytes back (or are removed when they did not exist), whatever step failed.
+    """
+
+    def __init__(self) -> None:
+        self._originals: dict[Path, bytes | None] = {}
+        self._created: list[Path] = []
+
+    def will_change(self, path: Path) -> None:
+        """Remember ``path``'s content (or its absence) before it is first written."""
+        if path in self._originals or (path.exists() and not path.is_file()):
+            return  # a folder in a file's place: writing it fails, and there is nothing to undo
+        self._originals[path] = path.read_bytes() if path.is_file() else None
+
+    def make_dirs(self, folder: Path) -> None:
+        """``mkdir -p`` that remembers the folders it created."""
+        missing = [p for p in (folder, *folder.parents) if not p.exists()]
+        folder.mkdir(parents=True, exist_ok=True)
+        self._created += reversed(missing)
+
+    def created(self, path: Path) -> None:
+        """Remember a file or folder this step created."""
+        self._created.append(path)
+
+    def rollback(self) -> list[Path]:
+        """Remove what was created, restore what was changed; returns the paths put back."""
+        touched = []
+        for path in reversed(self._created):
+            if path.is_dir():
+                shutil.rmtree(path, ignore_errors=True)
+            elif path.exists():
+                path.unlink()
+            touched.append(path)
+        for path, content in self._originals.items():
+            if content is None:
+                path.unlink(missing_ok=True)
+            else:
+                path.write_bytes(content)
+            touched.append(path)
+        return touched
+
+
+class ScaffoldStepError(RuntimeError):
+    """A step of ``twelve new`` failed after inputs were valid; everything was put back.
+
+    Attributes:
+        step: what was being done ("rendering", "dbt parse", "uv lock", ...).
+        hint: what the user can do about it.
+    """
+
+    def __init__(self, step: str, cause: BaseException, hint: str) -> None:
+        self.step, self.hint = step, hint
+        super().__init__(f"{step} failed: {cause}")
+
+
+def _place(options: ProjectOptions, targets: Targets, template_dir: Path, journal: Journal):
+    with tempfile.TemporaryDirectory(prefix="twelve-new-") as tmp:
+        rendered = render(options, Path(tmp), template_dir)
+        for part, destination in targets.parts().items():
+            journal.make_dirs(destination.parent)
+            journal.created(destination)
+            shutil.move(str(rendered / part), str(destination))
+    journal.will_change(targets.workspace)
+    register_location(targets.workspace, options.name)
+    journal.will_change(targets.feastignore)
+    ignore_in_shared_feature_repo(targets.feastignore, options.name)
+
+
+# (step, what to do when it fails): the hint is printed with the error.
+_HINTS = {
+    "writing the project": "check that projects/, feature_repo/, bentos/ and infra/ are "
+    "writable and the disk has space, then run `twelve new` again",
+    "dbt parse": "the generated dbt project did not parse (dbt's output is above); this is a "
+    "template bug: report it with the output",
+    "uv lock": "`uv lock` must reach the package index (PyPI) to add the project to uv.lock; "
+    "check the network or proxy settings, or run again with --skip-lock and run `uv lock` "
+    "yourself",
+}
+
+
+def generate(
+    options: ProjectOptions,
+    root: Path,
+    template_dir: Path = TEMPLATE_DIR,
+    *,
+    prepare: bool = True,
+    lock: bool = True,
+) -> Targets:
+    """Create the project inside the monorepo at ``root``, register it, prepare and lock it.
+
+    All or nothing: the template is rendered into a temporary folder and every target checked
+    free before anything is written; when any later step fails (moving the parts, registering
+    the code location, ``dbt parse``, ``uv lock``, a full disk, Ctrl-C), every folder created is
+    removed and every file changed gets its former content back.
 
     Args:
-        options: The validated inputs.
+        options: The inputs (validated here).
         root: The monorepo root (holds ``projects/``, ``feature_repo/``, ``infra/``).
         template_dir: The cookiecutter template.
+        prepare: Write the project's dbt manifest (its code location needs it).
+        lock: Add the new workspace member to ``uv.lock`` (``make install`` syncs --locked).
 
     Returns:
         Where each part went.
 
     Raises:
         ScaffoldError: invalid inputs or an occupied destination (nothing is written).
+        ScaffoldStepError: a step failed; everything was put back (the message says which step
+            and what to do).
     """
     validate_options(options)
     targets = Targets(Path(root).resolve(), options.name)
     check_targets_free(targets)
-    moved: list[Path] = []
-    registered = ignored = False
-    with tempfile.TemporaryDirectory(prefix="twelve-new-") as tmp:
-        try:
-            rendered = render(options, Path(tmp), template_dir)
-            for part, destination in targets.parts().items():
-                destination.parent.mkdir(parents=True, exist_ok=True)
-                shutil.move(str(rendered / part), str(destination))
-                moved.append(destination)
-            registered = register_location(targets.workspace, options.name)
-            ignored = ignore_in_shared_feature_repo(targets.feastignore, options.name)
-        except BaseException:
-            for path in moved:
-                shutil.rmtree(path, ignore_errors=True)
-            if registered:
-                unregister_location(targets.workspace, options.name)
-            if ignored:
-                text = targets.feastignore.read_text()
-                targets.feastignore.write_text(text.replace(feastignore_line(options.name), ""))
-            raise
+    journal = Journal()
+    step = "writing the project"
+    try:
+        _place(options, targets, template_dir, journal)
+        if prepare:
+            step = "dbt parse"
+            prepare_dbt(targets)
+        if lock and (targets.root / "uv.lock").is_file():
+            step = "uv lock"
+            journal.will_change(targets.root / "uv.lock")
+            update_lock(targets.root)
+    except BaseException as error:
+        restored = journal.rollback()
+        log.error(
+            "twelve new %s: %s failed; removed or restored %d path(s), nothing is left behind",
+            options.name,
+            step,
+            len(restored),
+        )
+        if isinstance(error, Exception):
+            raise ScaffoldStepError(step, error, _HINTS[step]) from error
+        raise
     log.info("created %s, %s, %s", targets.project, targets.feature_repo, targets.bento)
     return targets
 
@@ -411,10 +514,13 @@ def prepare_dbt(targets: Targets, env: dict[str, str] | None = None) -> Path:
 
 
 def update_lock(root: Path) -> bool:
-    """Add a new workspace member to ``uv.lock`` (``uv lock --offline``: nothing resolved anew).
+    """Add a new workspace member to ``uv.lock`` with a normal ``uv lock``.
 
     The lock file must list every member, or ``uv sync --locked`` (``make install``) refuses to
-    run; commit it with the project. Installing the project into the venv is then
+    run; commit it with the project. ``uv lock`` keeps every version already locked (it only
+    resolves what is new); it reads the package index for metadata, because a uv cache filled by
+    ``uv sync`` holds wheels, not the registry metadata a resolution needs (``--offline`` then
+    fails on a fresh machine). Installing the project into the venv is then
     ``uv sync --all-packages``.
 
     Returns:
@@ -426,7 +532,7 @@ def update_lock(root: Path) -> bool:
     if not (Path(root) / "uv.lock").is_file():
         return False
     uv = Path(sys.executable).parent / "uv"
-    command = [str(uv) if uv.exists() else "uv", "lock", "--offline", "--project", str(root)]
+    command = [str(uv) if uv.exists() else "uv", "lock", "--project", str(root)]
     completed = subprocess.run(command, capture_output=True, text=True, check=False)
     if completed.returncode != 0:
         raise RuntimeError(f"`uv lock` failed:\n{completed.stdout}{completed.stderr}")

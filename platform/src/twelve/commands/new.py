@@ -59,16 +59,15 @@ def register(subparsers) -> None:
 
 
 def cmd_new(args: argparse.Namespace) -> int:
-    """Validate the inputs, generate and register the project; exit code for scripts."""
+    """Validate the inputs, generate, register, prepare and lock the project (all or nothing)."""
     from twelve import environment, paths
     from twelve.cli import EXIT_FAILED, EXIT_OK, UsageError
     from twelve.scaffold import (
         ProjectOptions,
         ScaffoldError,
+        ScaffoldStepError,
         generate,
         parse_entity_keys,
-        prepare_dbt,
-        update_lock,
     )
 
     environment.prepare()
@@ -81,22 +80,20 @@ def cmd_new(args: argparse.Namespace) -> int:
             description=args.description,
             sample_rows=args.sample_rows,
         )
-        targets = generate(options, root)
+        targets = generate(options, root, prepare=not args.skip_dbt_parse, lock=not args.skip_lock)
     except ScaffoldError as error:
         raise UsageError(str(error)) from error
-    try:
-        if not args.skip_dbt_parse:
-            prepare_dbt(targets)
-        locked = False if args.skip_lock else update_lock(root)
-    except RuntimeError as error:
-        log.error("%s", error)
+    except ScaffoldStepError as error:
+        log.error("twelve new %s: %s", args.name, error)
+        log.error("nothing was left behind (every file written was removed or restored)")
+        log.error("what to do: %s", error.hint)
         return EXIT_FAILED
     log.info("project %s created:", options.name)
     for path in (targets.project, targets.feature_repo, targets.bento):
         log.info("  %s", path.relative_to(root))
     log.info("registered as code location %r in %s", options.name, targets.workspace)
-    log.info("next: .venv/bin/pytest projects/%s   then   make ui", options.name)
-    if locked:
+    if not args.skip_lock and (root / "uv.lock").is_file():
         log.info("uv.lock lists the new workspace member: commit it with the project")
-    log.info("install it with `uv sync --all-packages` (for `twelve run %s`)", args.name)
+    log.info("next: `make install` (installs it), `.venv/bin/pytest projects/%s`,", args.name)
+    log.info("      `.venv/bin/twelve run %s`, then `make ui`", args.name)
     return EXIT_OK
