@@ -63,3 +63,49 @@ def test_the_remote_follows_twelve_dvc_remote_when_not_configured(
     pd.DataFrame({"x": [1]}).to_parquet(path)
     md5 = dvc.track(path)
     assert (remote / "files" / "md5" / md5[:2] / md5[2:]).is_file()
+
+
+def _as_on_a_fresh_clone(twelve_env, path):
+    """The pointer is committed with the right md5, but neither the cache nor the remote hold it."""
+    import shutil
+
+    md5 = twelve_env.dvc().track(path)
+    shutil.rmtree(twelve_env.repo / ".dvc" / "cache")
+    shutil.rmtree(twelve_env.remote)
+    return md5
+
+
+def test_ensure_stored_stores_a_version_whose_pointer_already_holds_its_md5(twelve_env):
+    dvc = twelve_env.dvc()
+    path = twelve_env.data_dir / "training" / "training_set.parquet"
+    path.parent.mkdir(parents=True)
+    pd.DataFrame({"x": [1, 2]}).to_parquet(path)
+    md5 = _as_on_a_fresh_clone(twelve_env, path)
+    assert dvc.stored(md5) == (False, False)
+
+    assert dvc.ensure_stored(path) == md5
+
+    assert dvc.stored(md5) == (True, True)
+    assert (twelve_env.remote / "files" / "md5" / md5[:2] / md5[2:]).read_bytes() == (
+        path.read_bytes()
+    )
+
+
+def test_ensure_folder_stored_covers_every_pointer_and_names_a_lost_version(twelve_env):
+    dvc = twelve_env.dvc()
+    raw = twelve_env.data_dir / "raw"
+    (raw / "flights").mkdir(parents=True)
+    january, planes = raw / "flights" / "2013-01.parquet", raw / "planes.parquet"
+    pd.DataFrame({"m": [1]}).to_parquet(january)
+    pd.DataFrame({"p": ["N1"]}).to_parquet(planes)
+    md5s = {"flights/2013-01.parquet": _as_on_a_fresh_clone(twelve_env, january)}
+    md5s["planes.parquet"] = dvc.track(planes)
+
+    assert dvc.ensure_folder_stored(raw) == md5s
+    assert dvc.stored(md5s["flights/2013-01.parquet"]) == (True, True)
+
+    # A file that is gone, whose version nothing holds: the model would be unreproducible.
+    _as_on_a_fresh_clone(twelve_env, january)
+    january.unlink()
+    with pytest.raises(DataVersionNotFound, match=r"2013-01\.parquet is gone"):
+        dvc.ensure_folder_stored(raw)

@@ -143,6 +143,78 @@ class DvcResource(dg.ConfigurableResource):
         log.info("versioned %s as md5 %s", path, md5)
         return md5
 
+    def ensure_stored(self, path: str | Path) -> str:
+        """Make sure the file's current content is a data version held by the cache and the remote.
+
+        ``dvc add`` is skipped by callers when a committed pointer already holds the file's md5
+        (a fresh clone re-making the same training set); the content is then in neither the cache
+        nor the remote, and nothing could restore it by its md5. This checks both places by md5
+        and adds or pushes only what is missing.
+
+        Args:
+            path: a file inside the repository.
+
+        Returns:
+            The file's md5 (its data version).
+
+        Raises:
+            FileNotFoundError: the file does not exist.
+        """
+        from twelve.manifest import file_md5
+
+        path = Path(path).resolve()
+        if not path.is_file():
+            raise FileNotFoundError(f"cannot version {path}: no such file")
+        md5 = file_md5(path)
+        if self.version_of(path) != md5:
+            return self.track(path)
+        in_cache, in_remote = self.stored(md5)
+        if in_cache and in_remote:
+            return md5
+        with self._lock(), self._repo() as repo:
+            if not in_cache:
+                repo.add(str(path))
+            repo.push(targets=[str(path)], remote=self.remote_name)
+        log.info("stored %s (md5 %s) in the DVC cache and remote", path, md5)
+        return md5
+
+    def ensure_folder_stored(self, folder: str | Path) -> dict[str, str]:
+        """:meth:`ensure_stored` for every DVC-tracked file under ``folder`` (e.g. the raw data).
+
+        Returns:
+            Path relative to ``folder`` -> md5, for every pointer found.
+
+        Raises:
+            DataVersionNotFound: a pointer's file is gone and its version is stored nowhere
+                (named), so a model made from it could never be reproduced.
+        """
+        folder = Path(folder)
+        versions = {}
+        for pointer in sorted(folder.rglob("*.dvc")) if folder.is_dir() else []:
+            data = pointer.with_name(pointer.name.removesuffix(".dvc"))
+            relative = data.relative_to(folder).as_posix()
+            if data.is_file():
+                versions[relative] = self.ensure_stored(data)
+                continue
+            md5 = read_dvc_pointer(pointer)
+            if not any(self.stored(md5)):
+                raise DataVersionNotFound(
+                    f"{data} is gone and its data version {md5} is in neither the DVC cache nor "
+                    f"the remote {self._remote()}: re-materialize the asset that writes it"
+                )
+            versions[relative] = md5
+        return versions
+
+    def stored(self, md5: str) -> tuple[bool, bool]:
+        """Whether the DVC cache and the configured remote hold the data version ``md5``."""
+        in_cache = _md5_path(self._root() / ".dvc" / "cache", md5).is_file()
+        with self._repo() as repo:
+            remote = repo.cloud.get_remote(self.remote_name)
+            in_remote = bool(
+                remote.fs.exists(remote.fs.join(remote.path, "files", "md5", md5[:2], md5[2:]))
+            )
+        return in_cache, in_remote
+
     def version_of(self, path: str | Path) -> str | None:
         """Return the md5 recorded for a tracked file, or None when it is not tracked."""
         pointer = Path(path).resolve()

@@ -198,17 +198,26 @@ class _Scored:
 
 
 def _versioned_inputs(dvc: DvcResource) -> tuple[str, str]:
-    """The DVC md5 of the training set and of the holdout, checked against the files.
+    """The DVC md5 of the training set and of the holdout, each stored in the cache and remote.
 
-    The training set is versioned (``dvc add`` + push) here when its current content is not yet:
-    `twelve reproduce` restores it from the DVC remote by the md5 in the run's manifest.
+    Every data version the model will depend on (each raw file, the training set, the holdout)
+    is made sure to be in the DVC cache and the remote before the model is registered, whether
+    or not its pointer changed: `twelve reproduce` restores them by the md5s of the manifest.
     """
     path = training_set_path()
     if not path.is_file():
         raise dg.Failure(description=f"the training set {path} does not exist: materialize it")
-    training_md5 = manifest.file_md5(path)
-    if dvc.version_of(path) != training_md5:
-        training_md5 = _track(dvc, path)
+    from dvc.dvcfile import FileIsGitIgnored
+
+    from twelve.data_versioning import DataVersionNotFound
+
+    try:
+        dvc.ensure_folder_stored(project_paths.raw_dir())
+        training_md5 = dvc.ensure_stored(path)
+    except FileIsGitIgnored as error:
+        raise dg.Failure(description=f"DVC refuses to version {path}: {error}") from error
+    except DataVersionNotFound as error:
+        raise dg.Failure(description=str(error)) from error
     holdout_md5 = dvc.version_of(holdout_path())
     if holdout_md5 is None:
         raise dg.Failure(description=f"{holdout_path()} is not versioned: materialize holdout_set")
@@ -217,6 +226,7 @@ def _versioned_inputs(dvc: DvcResource) -> tuple[str, str]:
             description=f"{holdout_path()} changed since it was versioned: "
             "rematerialize holdout_set"
         )
+    dvc.ensure_stored(holdout_path())
     return training_md5, holdout_md5
 
 
