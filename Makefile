@@ -32,7 +32,7 @@ DBT_DIR := projects/flight_delays/dbt
 MANIFEST := $(DBT_DIR)/target/manifest.json
 LOCK_INPUTS := uv.lock pyproject.toml platform/pyproject.toml $(wildcard projects/*/pyproject.toml)
 
-.PHONY: help install browser services demo demo-drift test test-reliability test-fast ui serve mlflow-ui lint format docs bench clean
+.PHONY: help install browser services demo demo-drift test test-fresh test-reliability test-fast ui serve mlflow-ui lint format docs bench clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -72,19 +72,23 @@ services:
 		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql redis-server >/dev/null; }
 
 test: install browser services ## set up and pass every test (the minute-long load test: test-reliability)
-	$(BIN)/pytest -m "not long" $(PYTEST_ARGS)
+	$(BIN)/pytest -m "not long and not fresh" $(PYTEST_ARGS)
+
+test-fresh: install ## a newcomer's path on a fresh clone: empty uv cache and HOME (CI runs it too)
+	$(BIN)/pytest -m fresh -s tests/fresh $(PYTEST_ARGS)
 
 test-reliability: install services ## only the reliability suite (faults, load, fuzz), with figures
 	$(BIN)/pytest -m reliability -s $(PYTEST_ARGS)
 
 test-fast: install ## the tests not marked slow
-	$(BIN)/pytest -m "not slow and not long" $(PYTEST_ARGS)
+	$(BIN)/pytest -m "not slow and not long and not fresh" $(PYTEST_ARGS)
 
 ui: install ## the Dagster UI on 127.0.0.1:$(UI_PORT), one code location per project
 	$(BIN)/dagster dev -w infra/workspace.yaml -h 127.0.0.1 -p $(UI_PORT)
 
-serve: install ## serve the newest flight-delay bento on 127.0.0.1:3001
-	$(BIN)/bentoml serve flight_delay:latest --host 127.0.0.1 --port 3001
+SERVE_ARGS ?=
+serve: install ## serve the champion's flight-delay bento on 127.0.0.1:3001 (SERVE_ARGS="--tag T")
+	$(BIN)/twelve serve flight_delays --port 3001 $(SERVE_ARGS)
 
 mlflow-ui: install ## the MLflow UI on 127.0.0.1:$(MLFLOW_PORT) over the embedded store
 	$(BIN)/mlflow ui --backend-store-uri sqlite:///$(TWELVE_HOME)/mlflow/mlflow.db \

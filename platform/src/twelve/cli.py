@@ -27,7 +27,9 @@ class UsageError(Exception):
 
 
 # Subcommands in their own modules (twelve/commands/<name>.py, each with `register(subparsers)`).
-COMMAND_MODULES: list[str] = ["new", "compare", "reproduce", "audit", "skew", "replay"]
+COMMAND_MODULES: list[str] = [
+    "new", "compare", "reproduce", "audit", "skew", "replay", "serve",
+]  # fmt: skip
 
 
 def _setup_logging(verbose: bool) -> None:

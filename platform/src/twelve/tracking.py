@@ -62,6 +62,25 @@ class MlflowResource(dg.ConfigurableResource):
         ),
     )
 
+    @classmethod
+    def for_profile(cls, experiment: str) -> MlflowResource:
+        """The tracking store of the active deployment profile (``twelve.profile``).
+
+        Local: the embedded SQLite store under TWELVE_HOME. Production: the tracking server and
+        artifact root from the environment (the S3 endpoint exported for MLflow's client).
+        """
+        from twelve import profile
+
+        settings = profile.production_settings()
+        if settings is None:
+            return cls(experiment=experiment)
+        settings.export_client_env()
+        return cls(
+            experiment=experiment,
+            tracking_uri=settings.mlflow_tracking_uri,
+            artifact_location=settings.mlflow_artifacts,
+        )
+
     def _prepare_env(self) -> None:
         # MLflow reads these from the environment at request time; an explicit setting by the
         # operator wins over ours.

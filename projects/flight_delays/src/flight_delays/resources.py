@@ -28,15 +28,7 @@ def dvc() -> DvcResource:
 @cache
 def mlflow() -> MlflowResource:
     """MLflow tracking and registry store of the project."""
-    settings = profile.production_settings()
-    if settings is None:
-        return MlflowResource(experiment="flight_delays")
-    settings.export_client_env()
-    return MlflowResource(
-        experiment="flight_delays",
-        tracking_uri=settings.mlflow_tracking_uri,
-        artifact_location=settings.mlflow_artifacts,
-    )
+    return MlflowResource.for_profile("flight_delays")
 
 
 @cache
