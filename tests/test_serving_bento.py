@@ -279,6 +279,36 @@ def test_without_the_bearer_token_the_api_refuses_with_401(served, token):
 
 
 # --------------------------------------------------------------------------- monitoring, metrics
+def _metrics(served) -> dict[str, float]:
+    """``/metrics`` as sample line (name and labels) -> value."""
+    status, text = http_get(f"{served.url}/metrics")
+    assert status == 200
+    samples = {}
+    for line in text.splitlines():
+        if line and not line.startswith("#"):
+            name, _, value = line.rpartition(" ")
+            samples[name] = float(value)
+    return samples
+
+
+def _wait_for(condition, what: str, timeout: float = 20.0):
+    """Poll ``condition()`` until it returns a truthy value; fail naming ``what`` otherwise."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = condition()
+        if value:
+            return value
+        time.sleep(0.1)
+    pytest.fail(f"{what} did not happen within {timeout} s")
+
+
+def _every_scored_row_profiled(served) -> bool:
+    """Whether the monitor has written every row scored so far (nothing left in its buffer)."""
+    samples = _metrics(served)
+    scored = sum(v for k, v in samples.items() if k.startswith("flight_delay_rows_scored_total"))
+    return samples.get("flight_delay_profiled_rows_total", 0.0) == scored
+
+
 def _profile_files(served) -> set[Path]:
     folder = served.home / "serving_profiles" / served.built.model_tag.split(":", 1)[1]
     return set(folder.glob("*.bin"))
@@ -289,7 +319,8 @@ def test_scored_rows_are_profiled_in_the_background_with_their_inputs(served):
 
     from twelve.profiling import row_count
 
-    time.sleep(1.6)  # rows of earlier tests are flushed within one interval
+    # Rows of earlier tests are written first: only this test's rows land in new files.
+    _wait_for(lambda: _every_scored_row_profiled(served), "profiling of earlier rows")
     before = _profile_files(served)
     flights = raw_holdout_flights(40)
     sent = 0
@@ -329,7 +360,11 @@ def test_metrics_expose_latency_rows_rejections_process_and_model_version(served
     _post(f"{served.url}/predict", _request_body(raw_holdout_flights(2)))
     flight = _request_body(raw_holdout_flights(1))["flights"][0]
     _post(f"{served.url}/predict", {"flights": [{**flight, "distance": -1.0}]})
-    time.sleep(2.5)  # the process sampler runs every 2 s
+    # The process sampler records CPU time and memory every 2 s: wait for its first sample.
+    _wait_for(
+        lambda: _metrics(served).get("flight_delay_process_cpu_seconds", 0.0) > 0,
+        "a process CPU sample",
+    )
     status, text = http_get(f"{served.url}/metrics")
     assert status == 200
     lines = text.splitlines()
@@ -380,7 +415,7 @@ def test_the_skew_report_compares_served_inputs_with_the_training_reference(serv
             _post(f"{served.url}/predict", _request_body(flights.iloc[start : start + 50]))[0]
             == 200
         )
-    time.sleep(1.6)  # one profiling interval
+    _wait_for(lambda: _every_scored_row_profiled(served), "profiling of the served rows")
 
     report = skew.run_skew(twelve_home=served.home)
 

@@ -140,7 +140,10 @@ def test_a_renamed_upstream_column_stops_the_run_and_leaves_the_champion(trained
         ingest, "read_weather", lambda: original().rename(columns={"temp": "temperature"})
     )
     started = time.perf_counter()
-    with pytest.raises(Exception) as failure:
+    from dagster_dbt.errors import DagsterDbtCliRuntimeError
+
+    # dbt's staging model is the first to read the column: it refuses to build.
+    with pytest.raises(DagsterDbtCliRuntimeError) as failure:
         run_golden_path(
             defs, instance, partitioned_job="monthly_arrival", partitions=[],
             main_job="golden_path", run_config=RUN_CONFIG,
@@ -150,5 +153,6 @@ def test_a_renamed_upstream_column_stops_the_run_and_leaves_the_champion(trained
     for cause in (failure.value.__cause__, getattr(failure.value, "user_exception", None)):
         message += f" {cause}"
     print(f"\nrenamed column: stopped after {seconds:.1f} s: {message[:300]}")
-    assert "temp" in message
+    # The error names the renamed column and the model that reads it.
+    assert 'Column "temp"' in message and "stg_weather" in message, message[:2000]
     assert _registry() == (aliases_before, versions_before)

@@ -17,9 +17,10 @@ APRIL, JULY = "2013-04-01", "2013-07-01"
 
 @pytest.fixture(scope="module")
 def drift_env(tmp_path_factory):
-    """A training set of April and July flights whose reference profile is April's rows.
+    """A training set of April and July flights; the reference is OTHER April flights.
 
-    April against itself is the no-shift case; July (hot, busy, late) the real shift.
+    April against a disjoint sample of April is the no-shift case (the same rows would have no
+    sampling noise at all, and prove nothing); July (hot, busy, late) is the real shift.
     """
     mp = pytest.MonkeyPatch()
     env = testing.make_twelve_env(tmp_path_factory.mktemp("month_drift"), mp)
@@ -28,8 +29,12 @@ def drift_env(tmp_path_factory):
     path.parent.mkdir(parents=True, exist_ok=True)
     frame.to_parquet(path, index=False)
     version = file_md5(path)
+    other_april = build_training_set(months=[4], rows_per_month=6000, seed=1)
+    other_april = other_april[~other_april["flight_id"].isin(frame["flight_id"])]
+    other_april = other_april.sample(3000, random_state=2)  # spread over the month, as April
+    assert len(other_april) == 3000
     store = ProfileStore()
-    store.write("training_set", version, profile_frame(frame[frame["month"] == 4]))
+    store.write("training_set", version, profile_frame(other_april))
     store.set_reference("training_set", version)
     yield env, version
     mp.undo()
