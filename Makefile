@@ -27,6 +27,10 @@ export DO_NOT_TRACK := true
 export BENTOML_DO_NOT_TRACK := True
 export WHYLOGS_NO_ANALYTICS := True
 export DVC_NO_ANALYTICS := 1
+# Banners printed on every docs build by mkdocs-material (its end of life, Zensical) and by
+# mkdocs-gen-files/literate-nav (ProperDocs): read once, they are noise in make docs and CI logs.
+export NO_MKDOCS_2_WARNING := 1
+export DISABLE_MKDOCS_2_WARNING := true
 
 DBT_DIR := projects/flight_delays/dbt
 MANIFEST := $(DBT_DIR)/target/manifest.json

@@ -87,3 +87,21 @@ def test_a_project_without_a_partitioned_job_runs_its_golden_path(twelve_env, ti
 def test_bad_jobs_of_a_project_are_usage_errors(twelve_env, tiny_project, caplog, argv, message):
     assert cli.main(["run", tiny_project, *argv]) == cli.EXIT_USAGE
     assert message in caplog.text
+
+
+def test_version_prints_the_installed_distribution_version_and_exits_zero():
+    """`twelve --version` (the installed console script) answers what a bug report needs."""
+    import subprocess
+    import sys
+    import tomllib
+    from pathlib import Path
+
+    from twelve.paths import REPO_ROOT
+
+    declared = tomllib.loads((REPO_ROOT / "platform/pyproject.toml").read_text())["project"]
+    script = Path(sys.executable).parent / "twelve"
+    completed = subprocess.run(
+        [str(script), "--version"], capture_output=True, text=True, timeout=120
+    )
+    assert completed.returncode == 0, completed.stderr
+    assert completed.stdout == f"twelve {declared['version']}\n"

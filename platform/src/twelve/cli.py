@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import importlib.metadata
 import logging
 import sys
 import time
@@ -165,6 +166,12 @@ def build_parser() -> argparse.ArgumentParser:
         prog="twelve", description="twelve: the twelve factors of ML in production, made real."
     )
     parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+    parser.add_argument(
+        "--version",
+        action="version",
+        version=f"twelve {importlib.metadata.version('twelve')}",
+        help="print the installed twelve version and exit",
+    )
     sub = parser.add_subparsers(dest="command", required=True)
 
     run = sub.add_parser("run", help="materialize a project's golden path (stale assets only)")
