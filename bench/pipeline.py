@@ -66,7 +66,7 @@ def step_times(instance, run_ids: list[str]) -> dict[str, tuple[float, float]]:
 
 
 def run_once(label, defs, instance, partitions, sampler):
-    from twelve.runner import run_golden_path
+    from twelve.cli.runner import run_golden_path
 
     started = time.perf_counter()
     summary = run_golden_path(
@@ -102,7 +102,7 @@ def main() -> int:
         DAGSTER_HOME=str(root / "home" / "dagster_home"),
         BENTOML_HOME=str(root / "home" / "bentoml"),
     )
-    from twelve import environment
+    from twelve.core import environment
 
     environment.prepare()
     import dagster as dg

@@ -181,7 +181,7 @@ def main() -> int:
         logging.getLogger(noisy).setLevel(logging.WARNING)
     # A SIGTERM to the benchmark stops its servers too (finally blocks run on SystemExit).
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
-    from twelve.environment import OFFLINE_ENV
+    from twelve.core.environment import OFFLINE_ENV
 
     os.environ.update(OFFLINE_ENV)
     root = Path(tempfile.mkdtemp(prefix="twelve-bench-serving-"))
@@ -192,8 +192,8 @@ def main() -> int:
     import bento_support as support
     import pandas as pd
 
-    from twelve.bento import PIPELINE_FILE, bentoml_env, model_dir
-    from twelve.bento_server import json_rows
+    from twelve.deploy.bento import PIPELINE_FILE, bentoml_env, model_dir
+    from twelve.deploy.bento_server import json_rows
     from twelve.testing import free_port
 
     log.info("building the feature store, the model and its bento in %s", root)

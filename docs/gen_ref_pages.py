@@ -17,7 +17,7 @@ from mkdocs.structure.files import InclusionLevel
 ROOT = Path(mkdocs_gen_files.config.config_file_path).resolve().parent
 SOURCE = ROOT / "platform" / "src"
 PACKAGE = SOURCE / "twelve"
-SKIPPED_FOLDERS = {"template"}  # relative to the package: data for cookiecutter, not modules
+SKIPPED_FOLDERS = {"template"}  # scaffold/template: data for cookiecutter, not modules
 
 if not (PACKAGE / "__init__.py").is_file():
     raise SystemExit(f"the API reference is generated from {PACKAGE}, which is not a package")
@@ -25,7 +25,7 @@ if not (PACKAGE / "__init__.py").is_file():
 
 def is_documented(relative: Path) -> bool:
     """Public modules outside the template: ``__init__`` stands for its package."""
-    if relative.parts[0] in SKIPPED_FOLDERS:
+    if SKIPPED_FOLDERS & set(relative.parts[:-1]):
         return False
     names = [*relative.parent.parts, relative.stem]
     return not any(name.startswith("_") and name != "__init__" for name in names)

@@ -21,8 +21,8 @@ import numpy as np
 import pandas as pd
 
 from flight_delays.contract import MODEL_INPUT_CONTRACT
-from twelve import bento_server
-from twelve.paths import REPO_ROOT
+from twelve.core.paths import REPO_ROOT
+from twelve.deploy import bento_server
 
 group_alive = bento_server.group_alive  # the reliability tests check for leftovers with it
 
@@ -183,8 +183,8 @@ def register_model(
     import mlflow
     import skops.io
 
-    from twelve.bento import latest_aliased_version
-    from twelve.tracking import MlflowResource
+    from twelve.deploy.bento import latest_aliased_version
+    from twelve.training.tracking import MlflowResource
 
     root.mkdir(parents=True, exist_ok=True)
     resource = MlflowResource(
@@ -201,7 +201,8 @@ def register_model(
             mlflow.sklearn.log_model(
                 pipeline,
                 name="model",
-                # skops with explicit trusted types, as twelve.tracking logs the real model.
+                # skops with explicit trusted types, as twelve.training.tracking logs the real
+                # model.
                 serialization_format="skops",
                 skops_trusted_types=skops.io.get_untrusted_types(data=skops.io.dumps(pipeline)),
                 input_example=example,
@@ -230,7 +231,7 @@ def register_model(
 
 def package(registered: RegisteredModel, home: Path):
     """Build the bento of ``registered`` into BentoML home ``home``."""
-    from twelve.bento import package_model_version
+    from twelve.deploy.bento import package_model_version
 
     return package_model_version(
         home=home,
@@ -292,7 +293,7 @@ def build_feature_store(root: Path, home: Path):
     """
     import shutil
 
-    from twelve.features import FeastResource
+    from twelve.features.feast import FeastResource
 
     repo = root / "feature_repo"
     shutil.copytree(REPO_ROOT / "feature_repo", repo, ignore=shutil.ignore_patterns("__pycache__"))
@@ -359,7 +360,8 @@ def http_get(url: str, timeout: float = 5) -> tuple[int, str]:
 def start_server(
     tag: str, home: Path, cwd: Path, extra_env: dict[str, str], fail_on: str | None = None
 ):
-    """``bentoml serve TAG`` from ``home/bentoml`` until ready (``twelve.bento_server.start``).
+    """``bentoml serve TAG`` from ``home/bentoml`` until ready
+    (``twelve.deploy.bento_server.start``).
 
     ``fail_on``: a text that, once in the server's log (``cwd/serve.log``), stops the wait (and
     the server) at once.
@@ -381,7 +383,7 @@ def build_served_bento(root: Path, home: Path):
     Returns:
         (built bento, registered model, fitted pipeline).
     """
-    from twelve.profiling import profile_frame
+    from twelve.monitoring.profiling import profile_frame
 
     build_feature_store(root, home)
     train = training_rows()

@@ -12,10 +12,10 @@ from pathlib import Path
 
 import pytest
 
-from twelve import audit
-from twelve import paths as twelve_paths
-from twelve.audit import FAIL, PASS, WARN, RunState
-from twelve.commands import audit as audit_command
+from twelve.cli.commands import audit as audit_command
+from twelve.core import paths as twelve_paths
+from twelve.proof import audit
+from twelve.proof.audit import FAIL, PASS, WARN, RunState
 
 GOOD = Path(__file__).parent / "fixtures" / "audit" / "good"
 HOLDOUT = "h" * 32
@@ -256,8 +256,8 @@ def test_the_pipeline_may_be_built_in_a_model_module_of_the_package(fixture_repo
 def test_a_data_version_is_documented_under_any_data_set_name(tmp_path):
     import pandas as pd
 
-    from twelve import reports
-    from twelve.profiling import ProfileStore, profile_frame
+    from twelve.monitoring import reports
+    from twelve.monitoring.profiling import ProfileStore, profile_frame
 
     store = ProfileStore(tmp_path / "profiles")
     view = profile_frame(pd.DataFrame({"x": [1.0, 2.0, 3.0]}))

@@ -29,10 +29,10 @@ from bento_support import (
     training_rows,
 )
 
-from twelve import bento as bentos
-from twelve.bento import BentoBuildError, ModelVersionRef
-from twelve.environment import OFFLINE_ENV
-from twelve.paths import REPO_ROOT
+from twelve.core.environment import OFFLINE_ENV
+from twelve.core.paths import REPO_ROOT
+from twelve.deploy import bento as bentos
+from twelve.deploy.bento import BentoBuildError, ModelVersionRef
 
 
 # --------------------------------------------------------------------------- tags and digests

@@ -24,8 +24,8 @@ from bento_support import (
     training_rows,
 )
 
-from twelve.bento import bentoml_env
-from twelve.bento_server import json_rows
+from twelve.deploy.bento import bentoml_env
+from twelve.deploy.bento_server import json_rows
 from twelve.testing import free_port
 
 pytestmark = pytest.mark.slow

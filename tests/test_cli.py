@@ -2,7 +2,7 @@
 
 import pytest
 
-from twelve import cli
+from twelve.cli import main as cli
 
 
 def test_an_unknown_project_is_a_usage_error_that_names_it(twelve_env, caplog):
@@ -96,7 +96,7 @@ def test_version_prints_the_installed_distribution_version_and_exits_zero():
     import tomllib
     from pathlib import Path
 
-    from twelve.paths import REPO_ROOT
+    from twelve.core.paths import REPO_ROOT
 
     declared = tomllib.loads((REPO_ROOT / "platform/pyproject.toml").read_text())["project"]
     script = Path(sys.executable).parent / "twelve"

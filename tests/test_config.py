@@ -2,7 +2,7 @@
 
 import pytest
 
-from twelve.config import config_hash, load_defaults
+from twelve.core.config import config_hash, load_defaults
 
 
 def test_sections_are_read_and_copies_are_independent(tmp_path):

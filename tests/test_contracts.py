@@ -1,4 +1,4 @@
-"""twelve.contracts: an upstream change fails once, with every offending column named."""
+"""twelve.features.contracts: an upstream change fails once, with every offending column named."""
 
 import json
 
@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from twelve.contracts import (
+from twelve.features.contracts import (
     ColumnSpec,
     ContractViolation,
     build_schema,

@@ -3,7 +3,7 @@
 import pandas as pd
 import pytest
 
-from twelve.data_versioning import DataVersionNotFound, read_dvc_pointer
+from twelve.data.versioning import DataVersionNotFound, read_dvc_pointer
 
 
 def test_track_returns_the_md5_in_the_pointer_and_pushes_to_the_remote(twelve_env):
@@ -55,7 +55,7 @@ def test_the_remote_follows_twelve_dvc_remote_when_not_configured(
 ):
     remote = tmp_path / "team-remote"
     monkeypatch.setenv("TWELVE_DVC_REMOTE", str(remote))
-    from twelve.data_versioning import DvcResource
+    from twelve.data.versioning import DvcResource
 
     dvc = DvcResource(repo_dir=str(twelve_env.repo))
     path = twelve_env.data_dir / "t.parquet"

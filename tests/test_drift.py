@@ -1,4 +1,4 @@
-"""Per-feature drift scores between two whylogs profiles (twelve.drift)."""
+"""Per-feature drift scores between two whylogs profiles (twelve.monitoring.drift)."""
 
 from __future__ import annotations
 
@@ -8,8 +8,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from twelve import drift
-from twelve.profiling import profile_frame
+from twelve.monitoring import drift
+from twelve.monitoring.profiling import profile_frame
 
 
 @pytest.mark.parametrize(

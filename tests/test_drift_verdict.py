@@ -1,4 +1,5 @@
-"""The data-set verdict of twelve.drift: drift / possible drift / no drift, with the evidence."""
+"""The data-set verdict of twelve.monitoring.drift: drift / possible drift / no drift, with the
+evidence."""
 
 import math
 
@@ -6,8 +7,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from twelve import drift
-from twelve.profiling import profile_frame
+from twelve.monitoring import drift
+from twelve.monitoring.profiling import profile_frame
 
 
 def _result(feature: str, verdict: str, distance: float, p: float = 0.5) -> drift.FeatureDrift:

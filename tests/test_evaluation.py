@@ -8,8 +8,8 @@ import pytest
 from matplotlib.figure import Figure
 from sklearn.linear_model import LogisticRegression
 
-from twelve import evaluation
-from twelve.evaluation import CHALLENGER, CHAMPION, decide_alias, gate_checks
+from twelve.training import evaluation
+from twelve.training.evaluation import CHALLENGER, CHAMPION, decide_alias, gate_checks
 
 Y = [0, 0, 1, 1, 0, 1]
 

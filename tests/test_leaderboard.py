@@ -10,9 +10,9 @@ from types import SimpleNamespace
 
 import pytest
 
-from twelve import leaderboard
-from twelve.commands import compare
-from twelve.leaderboard import RunRecord
+from twelve.cli.commands import compare
+from twelve.training import leaderboard
+from twelve.training.leaderboard import RunRecord
 
 CURRENT, OLD = "a" * 32, "b" * 32
 
@@ -135,7 +135,7 @@ def test_record_from_run_skips_runs_without_a_holdout():
 def _log_run(mlflow, holdout: str, auc: float, pipeline: str) -> str:
     import mlflow as mlflow_api
 
-    from twelve.evaluation import ROC_POINTS_ARTIFACT
+    from twelve.training.evaluation import ROC_POINTS_ARTIFACT
 
     tags = {"twelve.holdout_md5": holdout, "twelve.pipeline": pipeline, "twelve.git_commit": "c"}
     with mlflow.start_run(run_name=pipeline, tags=tags) as run:
@@ -153,7 +153,7 @@ def _compare(argv: list[str]) -> int:
 
 
 def test_twelve_compare_reads_the_store_and_never_ranks_across_holdouts(twelve_env, capsys):
-    from twelve.tracking import MlflowResource
+    from twelve.training.tracking import MlflowResource
 
     mlflow = MlflowResource(experiment="flight_delays")
     good = _log_run(mlflow, CURRENT, 0.71, "hist_gradient_boosting")

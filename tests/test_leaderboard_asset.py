@@ -5,8 +5,8 @@ from __future__ import annotations
 import dagster as dg
 import pytest
 
-from twelve.evaluation import ROC_POINTS_ARTIFACT
-from twelve.tracking import MlflowResource
+from twelve.training.evaluation import ROC_POINTS_ARTIFACT
+from twelve.training.tracking import MlflowResource
 
 CURRENT, OLD = "c" * 32, "d" * 32
 

@@ -5,9 +5,9 @@ import subprocess
 import pandas as pd
 import pytest
 
-from twelve import manifest
-from twelve.config import config_hash
-from twelve.manifest import GitState
+from twelve.core.config import config_hash
+from twelve.training import manifest
+from twelve.training.manifest import GitState
 
 RAW = {"weather.parquet": "b" * 32, "flights/2013-01.parquet": "a" * 32}
 CONFIG = {"estimator": "hist_gradient_boosting", "params": {"max_iter": 100}, "seed": 42}
@@ -83,7 +83,7 @@ def test_tags_are_prefixed_flat_strings_with_one_tag_per_raw_input():
         "twelve.dagster_run_id",
     }
     assert expected <= set(tags)
-    assert "twelve.config" not in tags  # the values are params; the hash names them
+    assert "twelve.core.config" not in tags  # the values are params; the hash names them
 
 
 def test_tags_refuse_a_manifest_missing_a_key():

@@ -9,7 +9,7 @@ from sklearn.ensemble import HistGradientBoostingClassifier
 from sklearn.metrics import roc_auc_score
 from sklearn.preprocessing import OneHotEncoder, OrdinalEncoder, StandardScaler
 
-from twelve import modeling
+from twelve.training import modeling
 
 NUMERIC = ["distance", "seats"]
 CATEGORICAL = ["carrier", "plane_type"]

@@ -6,8 +6,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from twelve import profile
-from twelve.paths import REPO_ROOT
+from twelve.core import profile
+from twelve.core.paths import REPO_ROOT
 
 INFRA = REPO_ROOT / "infra" / "production"
 PRODUCTION_ENV = {

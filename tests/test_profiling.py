@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from twelve.profiling import (
+from twelve.monitoring.profiling import (
     ProfileNotFound,
     ProfileStore,
     column_names,

@@ -6,8 +6,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from twelve import reports
-from twelve.profiling import ProfileStore, profile_frame, summary_frame
+from twelve.monitoring import reports
+from twelve.monitoring.profiling import ProfileStore, profile_frame, summary_frame
 
 ROWS = 3000
 

@@ -18,9 +18,9 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from twelve import paths as twelve_paths
-from twelve import reproduce
-from twelve.commands import reproduce as reproduce_command
+from twelve.cli.commands import reproduce as reproduce_command
+from twelve.core import paths as twelve_paths
+from twelve.proof import reproduce
 
 pytestmark = pytest.mark.slow
 
@@ -77,7 +77,7 @@ def original(tmp_path_factory):
     frame = build_training_set(months=[1, 2, 3, 5], rows_per_month=800)
     (env.data_dir / "training").mkdir(parents=True)
     frame.to_parquet(env.data_dir / "training" / "training_set.parquet", index=False)
-    from twelve.data_versioning import DvcResource
+    from twelve.data.versioning import DvcResource
 
     dvc = DvcResource()
     for relative in ("flights/2013-01.parquet", "weather.parquet"):
@@ -107,8 +107,8 @@ def _steps(lines: list[str]) -> list[str]:
 
 
 def _reproduce(env, root, run_id, name):
-    from twelve.data_versioning import DvcResource
-    from twelve.tracking import MlflowResource
+    from twelve.data.versioning import DvcResource
+    from twelve.training.tracking import MlflowResource
 
     lines: list[str] = []
     outcome = reproduce.reproduce(
@@ -128,7 +128,7 @@ def test_a_run_is_reproduced_exactly_and_logged_apart(original):
     status_before = subprocess.run(
         ["git", "-C", str(root / "code"), "status", "--porcelain"], capture_output=True, text=True
     ).stdout
-    from twelve.tracking import MlflowResource
+    from twelve.training.tracking import MlflowResource
 
     mlflow = MlflowResource()
     aliases_before = mlflow.aliases_of("flight_delays")

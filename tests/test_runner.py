@@ -2,7 +2,7 @@
 
 import dagster as dg
 
-from twelve.runner import run_golden_path
+from twelve.cli.runner import run_golden_path
 
 CALLS: list[str] = []
 SOURCE = {"value": 1}

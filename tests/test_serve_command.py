@@ -2,9 +2,9 @@
 
 import pytest
 
-from twelve.cli import UsageError
-from twelve.commands import serve
-from twelve.tracking import MlflowResource
+from twelve.cli.commands import serve
+from twelve.cli.main import UsageError
+from twelve.training.tracking import MlflowResource
 
 
 @pytest.fixture
@@ -39,8 +39,8 @@ def test_a_version_without_a_bento_or_an_unknown_alias_says_what_to_run(registry
 
 
 def test_the_command_prints_the_bentoml_serve_it_would_run(registry, twelve_env, capsys):
-    from twelve.bento import bento_dir
-    from twelve.cli import build_parser
+    from twelve.cli.main import build_parser
+    from twelve.deploy.bento import bento_dir
 
     home = twelve_env.home / "bentoml"
     bento_dir(home, "flight_delay:v1-a").mkdir(parents=True)

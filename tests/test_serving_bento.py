@@ -32,8 +32,8 @@ from bento_support import (
     training_rows,
 )
 
-from twelve.bento_server import json_rows
-from twelve.environment import OFFLINE_ENV
+from twelve.core.environment import OFFLINE_ENV
+from twelve.deploy.bento_server import json_rows
 
 pytestmark = pytest.mark.slow
 
@@ -317,7 +317,7 @@ def _profile_files(served) -> set[Path]:
 def test_scored_rows_are_profiled_in_the_background_with_their_inputs(served):
     from whylogs.core import DatasetProfileView
 
-    from twelve.profiling import row_count
+    from twelve.monitoring.profiling import row_count
 
     # Rows of earlier tests are written first: only this test's rows land in new files.
     _wait_for(lambda: _every_scored_row_profiled(served), "profiling of earlier rows")
@@ -407,7 +407,7 @@ def test_predictions_match_numpy_tolerance_for_many_rows(served):
 
 # --------------------------------------------------------------------------- skew
 def test_the_skew_report_compares_served_inputs_with_the_training_reference(served):
-    from twelve import skew
+    from twelve.monitoring import skew
 
     flights = raw_holdout_flights(200)
     for start in range(0, 200, 50):
@@ -437,7 +437,7 @@ def test_the_skew_command_and_asset_report_the_same_verdicts(served, capsys):
     import dagster as dg
 
     from flight_delays.defs.serving import serving_skew
-    from twelve.commands import skew as skew_command
+    from twelve.cli.commands import skew as skew_command
 
     parser = argparse.ArgumentParser()
     skew_command.register(parser.add_subparsers())

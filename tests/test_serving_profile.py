@@ -5,8 +5,8 @@ from types import SimpleNamespace
 
 import pytest
 
-from twelve import serving
-from twelve.paths import REPO_ROOT
+from twelve.core.paths import REPO_ROOT
+from twelve.serving import runtime as serving
 
 SERVICE_DIR = REPO_ROOT / "bentos" / "flight_delay"
 
@@ -28,7 +28,7 @@ def test_the_local_profile_keeps_sqlite_in_the_state_dir(tmp_path):
 
 
 def test_a_bento_built_under_production_records_redis(tmp_path, monkeypatch):
-    from twelve import bento as bentos
+    from twelve.deploy import bento as bentos
 
     monkeypatch.setenv("TWELVE_PROFILE", "production")
     context = bentos.stage_build_context(SERVICE_DIR, tmp_path / "ctx", tmp_path / "home")

@@ -19,8 +19,8 @@ from bento_support import (
     load_service_module,
 )
 
-from twelve import serving
-from twelve.paths import REPO_ROOT
+from twelve.core.paths import REPO_ROOT
+from twelve.serving import runtime as serving
 
 
 # --------------------------------------------------------------------------- configuration
@@ -308,7 +308,7 @@ def _scored(rows: int, offset: float = 0.0) -> pd.DataFrame:
 
 
 def test_buffered_rows_become_one_profile_per_flush_with_a_sidecar(tmp_path):
-    from twelve.profiling import ProfileStore, row_count
+    from twelve.monitoring.profiling import ProfileStore, row_count
 
     flushed = []
     roller = serving.ProfileRoller(
@@ -329,7 +329,7 @@ def test_buffered_rows_become_one_profile_per_flush_with_a_sidecar(tmp_path):
 
 
 def test_rows_beyond_the_buffer_limit_are_dropped_and_counted(tmp_path):
-    from twelve.profiling import ProfileStore
+    from twelve.monitoring.profiling import ProfileStore
 
     roller = serving.ProfileRoller(tmp_path, "v1-x", max_buffer_rows=8)
     roller.add(_scored(5))
@@ -341,7 +341,7 @@ def test_rows_beyond_the_buffer_limit_are_dropped_and_counted(tmp_path):
 def test_the_background_thread_profiles_on_its_interval_and_stop_flushes(tmp_path):
     import time
 
-    from twelve.profiling import ProfileStore, row_count
+    from twelve.monitoring.profiling import ProfileStore, row_count
 
     roller = serving.ProfileRoller(tmp_path, "v1-x", interval_seconds=0.2)
     roller.start()
@@ -378,13 +378,17 @@ def _imports(path: Path) -> set[str]:
 
 
 def test_the_vendored_modules_import_only_what_the_bento_installs():
-    from twelve import bento as bentos
+    from twelve.deploy import bento as bentos
 
-    package = Path(serving.__file__).parent
+    package = Path(serving.__file__).parents[1]
     pins = bentos.bentofile_pins(SERVICE_DIR)
     allowed_third_party = {"numpy", "pandas", "pandera", "whylogs", "feast", "yaml", "psutil"}
     allowed_third_party |= {"prometheus_client", "starlette"}  # installed with bentoml
-    vendored = {f"twelve.{name}" for name in serving.VENDORED_MODULES if name != "__init__"}
+    vendored = {
+        "twelve." + name.removesuffix("/__init__").replace("/", ".")
+        for name in serving.VENDORED_MODULES
+        if name != "__init__"
+    }
     for name in serving.VENDORED_MODULES:
         for module in _imports(package / f"{name}.py"):
             top = module.split(".")[0]
@@ -395,7 +399,7 @@ def test_the_vendored_modules_import_only_what_the_bento_installs():
 
 
 def test_the_build_context_carries_the_service_the_vendored_modules_and_the_config(tmp_path):
-    from twelve import bento as bentos
+    from twelve.deploy import bento as bentos
 
     context = bentos.stage_build_context(SERVICE_DIR, tmp_path / "ctx", tmp_path / "home")
     assert (context / "service.py").read_bytes() == (SERVICE_DIR / "service.py").read_bytes()

@@ -24,10 +24,10 @@ from pathlib import Path
 import pytest
 import yaml
 
-from twelve import scaffold
-from twelve.cli import UsageError
-from twelve.commands import new as new_command
-from twelve.paths import REPO_ROOT
+from twelve.cli.commands import new as new_command
+from twelve.cli.main import UsageError
+from twelve.core.paths import REPO_ROOT
+from twelve.scaffold import generate as scaffold
 
 BIN = Path(sys.executable).parent
 
@@ -441,7 +441,7 @@ def test_registration_appends_once_and_keeps_comments(tmp_path):
 
 
 def test_twelve_new_is_a_command_of_the_cli():
-    from twelve.cli import build_parser
+    from twelve.cli.main import build_parser
 
     args = build_parser().parse_args(["new", "churn"])
     assert args.func is new_command.cmd_new
@@ -495,7 +495,7 @@ def test_a_regressor_is_built_with_the_same_preprocessing_as_the_classifiers():
     import numpy as np
     import pandas as pd
 
-    from twelve import modeling
+    from twelve.training import modeling
 
     assert "hist_gradient_boosting_regressor" not in modeling.ESTIMATORS  # classifiers only
     frame = pd.DataFrame({"x": np.arange(200.0), "gaps": [np.nan, 1.0] * 100})
@@ -507,7 +507,7 @@ def test_a_regressor_is_built_with_the_same_preprocessing_as_the_classifiers():
 
 
 def test_a_bento_finds_its_projects_feature_repo_relative_to_its_own_folder(tmp_path):
-    from twelve import serving
+    from twelve.serving import runtime as serving
 
     repo = tmp_path / "feature_repo" / "churn"
     repo.mkdir(parents=True)
@@ -530,7 +530,7 @@ def test_a_bento_finds_its_projects_feature_repo_relative_to_its_own_folder(tmp_
 
 
 def _run(run_id: str, **metrics: float):
-    from twelve.leaderboard import RunRecord
+    from twelve.training.leaderboard import RunRecord
 
     return RunRecord(
         run_id=run_id, run_name=run_id, pipeline="main", estimator="e", started_ms=1,
@@ -540,7 +540,7 @@ def _run(run_id: str, **metrics: float):
 
 
 def test_the_leaderboard_ranks_regression_runs_by_error_and_adds_only_present_columns():
-    from twelve import leaderboard
+    from twelve.training import leaderboard
 
     board = leaderboard.build([_run("worse", rmse=2.0), _run("best", rmse=0.5)], experiment="e",
                               metric="rmse")  # fmt: skip
@@ -556,7 +556,7 @@ def test_the_runner_runs_a_project_without_a_partitioned_job():
     """A generated project has one unpartitioned job: `twelve run` materializes it, stale-only."""
     import dagster as dg
 
-    from twelve.runner import run_golden_path
+    from twelve.cli.runner import run_golden_path
 
     @dg.asset(code_version="1")
     def source():

@@ -11,7 +11,7 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
 from twelve.testing import free_port
-from twelve.tracking import MlflowResource, MlflowUnavailableError, model_requirements
+from twelve.training.tracking import MlflowResource, MlflowUnavailableError, model_requirements
 
 MODEL = "tracking_test"
 

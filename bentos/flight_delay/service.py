@@ -31,7 +31,8 @@ background once per interval into `<TWELVE_HOME>/serving_profiles/<model version
 metrics on `/metrics` (BentoML's request metrics plus `flight_delay_*`).
 
 The generic parts (Feast lookups, contract gate, profiling, metrics, middlewares) are
-`twelve.serving`, copied into the bento when it is built: the bento does not install `twelve`.
+`twelve.serving.runtime`, copied into the bento when it is built: the bento does not install
+`twelve`.
 """
 
 from __future__ import annotations
@@ -52,10 +53,10 @@ with bentoml.importing():
     import pandas as pd
     from starlette.responses import JSONResponse
 
-    from twelve import serving as runtime
+    from twelve.serving import runtime as runtime
 
 SERVICE_NAME = "flight_delay"
-# Must match what `twelve.bento.package_model_version` writes into the BentoML model folder.
+# Must match what `twelve.deploy.bento.package_model_version` writes into the BentoML model folder.
 PIPELINE_FILE = "pipeline.joblib"
 CONTRACT_FILE = "contract.json"
 DEFAULT_MODEL_TAG = "flight_delays:latest"
@@ -318,7 +319,7 @@ class FlightDelay:
         if missing:
             raise RuntimeError(
                 f"BentoML model {self.bento_model.tag} lacks metadata {missing}: import it with "
-                "twelve.bento.package_model_version"
+                "twelve.deploy.bento.package_model_version"
             )
         runtime.verify_digests(Path(self.bento_model.path), metadata.get("file_sha256"))
         self.pipeline = joblib.load(self.bento_model.path_of(PIPELINE_FILE))

@@ -35,7 +35,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from twelve import paths
+from twelve.core import paths
 from twelve.testing import free_port, make_twelve_env
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(300)]
@@ -157,7 +157,7 @@ def workspace(ui_env) -> Path:
     The copy's workspace lists the repository's locations (flight_delays...) and the new one,
     registered exactly as `twelve new` registers it (``working_directory``: not installed yet).
     """
-    from twelve import scaffold
+    from twelve.scaffold import generate as scaffold
 
     root = ui_env.root / "monorepo"
     for relative in ("infra/workspace.yaml", "feature_repo/.feastignore", "pyproject.toml"):

@@ -32,7 +32,7 @@ from pathlib import Path
 
 import pytest
 
-from twelve.paths import REPO_ROOT
+from twelve.core.paths import REPO_ROOT
 
 pytestmark = [pytest.mark.fresh, pytest.mark.slow]
 
@@ -105,7 +105,7 @@ def test_every_data_version_is_stored_and_the_training_set_restores_by_md5(newco
     facts = json.loads(
         newcomer.python(
             "champion",
-            "import json; from twelve.tracking import MlflowResource as M; "
+            "import json; from twelve.training.tracking import MlflowResource as M; "
             "c = M().client(); v = c.get_model_version_by_alias('flight_delays', 'champion'); "
             "t = c.get_run(v.run_id).data.tags; "
             "print(json.dumps({'run': v.run_id, 'md5': t['twelve.training_set_md5']}))",
@@ -116,7 +116,7 @@ def test_every_data_version_is_stored_and_the_training_set_restores_by_md5(newco
     shutil.rmtree(newcomer.clone / ".dvc" / "cache")
     restored_md5 = newcomer.python(
         "restore",
-        "import hashlib; from twelve.data_versioning import DvcResource; "
+        "import hashlib; from twelve.data.versioning import DvcResource; "
         f"print(hashlib.md5(DvcResource().read_version('{facts['md5']}')).hexdigest())",
     )
     assert restored_md5 == facts["md5"]
@@ -125,7 +125,7 @@ def test_every_data_version_is_stored_and_the_training_set_restores_by_md5(newco
 def test_twelve_reproduce_of_the_champion_matches(newcomer):
     run_id = newcomer.python(
         "champion-run",
-        "from twelve.tracking import MlflowResource as M; "
+        "from twelve.training.tracking import MlflowResource as M; "
         "print(M().client().get_model_version_by_alias('flight_delays', 'champion').run_id)",
     )
     code, output = newcomer.run(
@@ -137,7 +137,7 @@ def test_twelve_reproduce_of_the_champion_matches(newcomer):
 
 
 def test_make_serve_serves_the_champions_bento(newcomer):
-    from twelve.bento_server import free_port
+    from twelve.deploy.bento_server import free_port
 
     port = free_port()
     log = newcomer.logs / "make-serve.log"

@@ -20,7 +20,7 @@ import json
 import pytest
 import yaml
 
-from twelve.paths import REPO_ROOT
+from twelve.core.paths import REPO_ROOT
 
 INFRA = REPO_ROOT / "infra" / "production"
 KUBERNETES_VERSION = "1.37"

@@ -22,7 +22,7 @@ import dagster as dg
 import pytest
 import yaml
 
-from twelve.paths import REPO_ROOT
+from twelve.core.paths import REPO_ROOT
 
 pytestmark = pytest.mark.slow
 
@@ -57,7 +57,7 @@ def production(tmp_path_factory):
         instance = dg.DagsterInstance.get()
 
         from flight_delays.definitions import build_defs
-        from twelve.runner import run_golden_path
+        from twelve.cli.runner import run_golden_path
 
         summary = run_golden_path(
             build_defs(), instance, partitioned_job="monthly_arrival",

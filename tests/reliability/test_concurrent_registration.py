@@ -17,7 +17,7 @@ REGISTER = textwrap.dedent(
     """
     import json, sys
     import mlflow
-    from twelve.tracking import MlflowResource
+    from twelve.training.tracking import MlflowResource
 
     resource = MlflowResource(experiment="concurrency")
     made = []
@@ -34,7 +34,7 @@ REGISTER = textwrap.dedent(
 
 
 def test_two_writers_get_distinct_versions_that_keep_their_runs(twelve_env):
-    from twelve.tracking import MlflowResource
+    from twelve.training.tracking import MlflowResource
 
     resource = MlflowResource(experiment="concurrency")
     resource.experiment_id()  # the store and the registered model exist before the race

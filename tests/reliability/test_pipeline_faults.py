@@ -19,7 +19,7 @@ import dagster as dg
 import pytest
 import yaml
 
-from twelve.paths import REPO_ROOT
+from twelve.core.paths import REPO_ROOT
 
 pytestmark = [pytest.mark.slow, pytest.mark.reliability]
 
@@ -32,7 +32,7 @@ MODEL = "flight_delays"
 @pytest.fixture(scope="module")
 def trained(tmp_path_factory):
     from twelve import testing
-    from twelve.runner import run_golden_path
+    from twelve.cli.runner import run_golden_path
 
     mp = pytest.MonkeyPatch()
     env = testing.make_twelve_env(tmp_path_factory.mktemp("faults"), mp)
@@ -131,7 +131,7 @@ def test_a_training_killed_mid_fit_leaves_the_registry_as_it_was_and_a_rerun_com
 
 def test_a_renamed_upstream_column_stops_the_run_and_leaves_the_champion(trained, monkeypatch):
     from flight_delays import ingest
-    from twelve.runner import run_golden_path
+    from twelve.cli.runner import run_golden_path
 
     _, defs, instance = trained
     aliases_before, versions_before = _registry()

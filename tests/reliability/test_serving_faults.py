@@ -27,8 +27,8 @@ from bento_support import (
     stop_server,
 )
 
-from twelve.bento_server import json_rows
-from twelve.environment import OFFLINE_ENV
+from twelve.core.environment import OFFLINE_ENV
+from twelve.deploy.bento_server import json_rows
 
 pytestmark = [pytest.mark.slow, pytest.mark.reliability]
 

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from twelve.environment import OFFLINE_ENV
+from twelve.core.environment import OFFLINE_ENV
 
 
 @dataclass
@@ -26,7 +26,7 @@ class TwelveEnv:
 
     def dvc(self):
         """A DvcResource bound to this environment's repository and remote."""
-        from twelve.data_versioning import DvcResource
+        from twelve.data.versioning import DvcResource
 
         return DvcResource(repo_dir=str(self.repo), remote_url=str(self.remote))
 
@@ -65,7 +65,7 @@ def make_twelve_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> TwelveEn
 
 
 def free_port() -> int:
-    """A TCP port on 127.0.0.1 that is free right now (``twelve.bento_server.free_port``)."""
-    from twelve.bento_server import free_port as bento_free_port
+    """A TCP port on 127.0.0.1 that is free right now (``twelve.deploy.bento_server.free_port``)."""
+    from twelve.deploy.bento_server import free_port as bento_free_port
 
     return bento_free_port()

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pandas as pd
 
-from twelve import paths
-from twelve.features import FeastResource
+from twelve.core import paths
+from twelve.features.feast import FeastResource
 
 FEATURE_REPO = paths.REPO_ROOT / "feature_repo"
 WEATHER_CONSTANTS = {

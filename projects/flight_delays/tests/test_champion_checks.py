@@ -10,8 +10,9 @@ from flight_delays.champion import champion_from_run, current_champion
 from flight_delays.defs import drift as month_drift_defs
 from flight_delays.defs import performance
 from flight_delays.training_set import training_set_path
-from twelve import evaluation, modeling, testing
-from twelve.tracking import MlflowResource
+from twelve import testing
+from twelve.training import evaluation, modeling
+from twelve.training.tracking import MlflowResource
 
 APRIL, JULY = "2013-04-01", "2013-07-01"
 

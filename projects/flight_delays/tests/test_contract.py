@@ -16,8 +16,8 @@ from feast_support import flight_events
 from flight_delays import contract
 from flight_delays import training_set as ts
 from flight_delays.defs import features as feature_defs
-from twelve.contracts import ContractViolation, schema_from_dict, schema_to_dict
-from twelve.features import FeastResource
+from twelve.features.contracts import ContractViolation, schema_from_dict, schema_to_dict
+from twelve.features.feast import FeastResource
 
 BRIEF_REQUEST = ["carrier", "origin", "dest", "distance", "sched_dep_hour", "day_of_week", "month"]
 BRIEF_FEAST = [
@@ -167,7 +167,7 @@ def test_the_embedded_contract_rebuilds_the_same_schema():
 
 
 def test_the_bento_config_reference_resolves_to_the_contract():
-    from twelve.bento import contract_description
+    from twelve.deploy.bento import contract_description
 
     description = contract_description("flight_delays.contract:MODEL_INPUT_CONTRACT")
 

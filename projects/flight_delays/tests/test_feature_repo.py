@@ -21,7 +21,7 @@ from feast_support import (
 
 from flight_delays import contract
 from flight_delays.defs import features as feature_defs
-from twelve.features import (
+from twelve.features.feast import (
     FeastResource,
     build_repo_config,
     check_source_files,

@@ -9,7 +9,7 @@ import dagster as dg
 import pandas as pd
 import pytest
 
-from twelve.runner import run_golden_path
+from twelve.cli.runner import run_golden_path
 
 pytestmark = pytest.mark.slow
 
@@ -105,7 +105,7 @@ def test_the_model_is_registered_champion_and_built_into_a_bento(golden_path):
     env, _, instance, *_ = golden_path
     from pathlib import Path
 
-    from twelve.tracking import MlflowResource
+    from twelve.training.tracking import MlflowResource
 
     aliases = MlflowResource(experiment="flight_delays").aliases_of("flight_delays")
     assert "champion" in aliases
@@ -136,7 +136,7 @@ def _every_version_stored(env, instance) -> None:
     import sys
     from pathlib import Path
 
-    from twelve.data_versioning import DvcResource
+    from twelve.data.versioning import DvcResource
 
     manifest = _latest_metadata(instance, "trained_model")["manifest"]
     versions = {
@@ -168,7 +168,7 @@ def test_a_training_whose_pointers_are_committed_stores_what_the_clone_lacks(gol
     """
     import shutil
 
-    from twelve.data_versioning import DvcResource
+    from twelve.data.versioning import DvcResource
 
     env, defs, instance, *_ = golden_path
     shutil.rmtree(env.repo / ".dvc" / "cache")

@@ -21,7 +21,7 @@ from feast_support import (
 )
 
 from flight_delays.contract import FEATURE_SERVICE
-from twelve.features import ViewSpec, point_in_time_join
+from twelve.features.feast import ViewSpec, point_in_time_join
 
 WEATHER = weather_table(
     [
@@ -236,7 +236,7 @@ def test_losing_entity_rows_fails_loudly(applied, rows, returned):
 
 def make_resource_on(root, **kwargs):
     """A resource on an already applied copy (``root`` from the ``applied`` fixture)."""
-    from twelve.features import FeastResource
+    from twelve.features.feast import FeastResource
 
     return FeastResource(
         repo_path=str(root / "feature_repo"),

@@ -8,8 +8,8 @@ import pytest
 
 from flight_delays import ingest
 from flight_delays.defs import profiles
-from twelve.profiling import ProfileStore, file_md5, row_count
-from twelve.tracking import MlflowResource
+from twelve.monitoring.profiling import ProfileStore, file_md5, row_count
+from twelve.training.tracking import MlflowResource
 
 JANUARY = "2013-01-01"
 

@@ -3,7 +3,7 @@
 import dagster as dg
 
 from flight_delays.defs import raw
-from twelve.data_versioning import read_dvc_pointer
+from twelve.data.versioning import read_dvc_pointer
 
 
 def _data_version(result, key):

@@ -17,9 +17,9 @@ import pytest
 from synthetic_training_set import build_training_set
 
 from flight_delays import replay
-from twelve.bento_server import json_rows
-from twelve.cli import UsageError
-from twelve.commands.replay import parse_months
+from twelve.cli.commands.replay import parse_months
+from twelve.cli.main import UsageError
+from twelve.deploy.bento_server import json_rows
 
 TWELVE = str(Path(sys.executable).parent / "twelve")  # the entry point, as users run it
 
@@ -179,7 +179,7 @@ def test_the_runs_were_started_by_the_sensor_with_the_evidence(replayed):
 
         # One more tick from where the sensor stood: nothing new, no run (one run per event).
         from flight_delays.definitions import build_defs
-        from twelve import sensor_ticks
+        from twelve.cli import sensor_ticks
 
         tick = sensor_ticks.tick(build_defs(), "drift_retraining", instance,
                                  summary["sensor_cursor"])  # fmt: skip

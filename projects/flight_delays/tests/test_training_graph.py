@@ -20,10 +20,10 @@ from synthetic_training_set import build_training_set
 
 from flight_delays import contract
 from flight_delays.defs import training
-from twelve import manifest
-from twelve import paths as twelve_paths
-from twelve.contracts import validate_frame
-from twelve.tracking import MlflowResource
+from twelve.core import paths as twelve_paths
+from twelve.features.contracts import validate_frame
+from twelve.training import manifest
+from twelve.training.tracking import MlflowResource
 
 pytestmark = pytest.mark.slow
 
@@ -313,7 +313,7 @@ def test_a_dead_tracking_server_fails_the_training_clearly(trained):
 def test_the_training_set_is_versioned_with_dvc_and_the_predictions_logged(trained):
     env, _, mlflow, results = trained
     from flight_delays.training_set import training_set_path
-    from twelve import evaluation
+    from twelve.training import evaluation
 
     model_meta = _metadata(results["first"], "trained_model")
     # Versioned (and pushed) by the training itself, so `twelve reproduce` can restore it.

@@ -10,8 +10,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from twelve import evaluation
-from twelve.tracking import MlflowResource
+from twelve.training import evaluation
+from twelve.training.tracking import MlflowResource
 
 
 @dataclass(frozen=True)
@@ -47,7 +47,7 @@ class Champion:
 
     def months(self) -> list[str]:
         """Every month of the training window, oldest first."""
-        from twelve import modeling
+        from twelve.training import modeling
 
         return list(modeling.months_between(self.first_month, self.last_month))
 
@@ -84,7 +84,7 @@ def current_champion(
     """The champion of ``registered_model`` (default: the default pipeline's), None if none yet.
 
     Raises:
-        twelve.tracking.MlflowUnavailableError: the tracking store does not answer.
+        twelve.training.tracking.MlflowUnavailableError: the tracking store does not answer.
     """
     from flight_delays.config_training import pipeline_specs
 

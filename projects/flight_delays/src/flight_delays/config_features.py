@@ -8,7 +8,7 @@ import dagster as dg
 from pydantic import Field
 
 from flight_delays import paths as project_paths
-from twelve.config import load_defaults
+from twelve.core.config import load_defaults
 
 _DEFAULTS = load_defaults(project_paths.CONF_DIR / "features.yaml", "features")
 

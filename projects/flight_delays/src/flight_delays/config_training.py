@@ -11,7 +11,7 @@ import dagster as dg
 from pydantic import Field, create_model, field_validator
 
 from flight_delays import paths as project_paths
-from twelve.config import load_defaults
+from twelve.core.config import load_defaults
 
 _TRAINING = project_paths.CONF_DIR / "training.yaml"
 _HOLDOUT = load_defaults(_TRAINING, "holdout")
@@ -37,7 +37,7 @@ class PipelineSpec:
         asset_suffix: appended to ``trained_model``, ``model_evaluation``, ``model_alias``
             (empty for the first pipeline, whose assets keep the plain names).
         registered_model: the MLflow registered model its versions go to.
-        estimator: a name of ``twelve.modeling.ESTIMATORS``.
+        estimator: a name of ``twelve.training.modeling.ESTIMATORS``.
         params: the estimator's hyper-parameters.
     """
 
@@ -153,7 +153,8 @@ class TrainingConfig(dg.Config):
         description="Last training month (YYYY-MM), before the holdout month.",
     )
     estimator: str = Field(
-        default=_DEFAULT.estimator, description="Estimator name (twelve.modeling.ESTIMATORS)."
+        default=_DEFAULT.estimator,
+        description="Estimator name (twelve.training.modeling.ESTIMATORS).",
     )
     params: dict[str, Any] = Field(
         default=_DEFAULT.params, description="The estimator's hyper-parameters."
@@ -210,7 +211,8 @@ def training_config_class(spec: PipelineSpec) -> type[TrainingConfig]:
         estimator=(
             str,
             Field(
-                default=spec.estimator, description="Estimator name (twelve.modeling.ESTIMATORS)."
+                default=spec.estimator,
+                description="Estimator name (twelve.training.modeling.ESTIMATORS).",
             ),
         ),
         params=(

@@ -20,7 +20,7 @@ from __future__ import annotations
 from functools import cache
 from typing import TYPE_CHECKING
 
-from twelve.contracts import ColumnSpec, build_schema, contract_dict
+from twelve.features.contracts import ColumnSpec, build_schema, contract_dict
 
 if TYPE_CHECKING:
     import pandera.pandas as pa

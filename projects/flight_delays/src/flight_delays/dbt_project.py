@@ -23,7 +23,7 @@ from dagster_dbt.dbt_project import using_dagster_dev
 from packaging import version
 
 from flight_delays.paths import DBT_PROJECT_DIR
-from twelve import paths as twelve_paths
+from twelve.core import paths as twelve_paths
 
 logger = logging.getLogger(__name__)
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from twelve import paths as twelve_paths
+from twelve.core import paths as twelve_paths
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 CONF_DIR = PROJECT_ROOT / "conf"

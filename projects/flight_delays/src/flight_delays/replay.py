@@ -38,7 +38,7 @@ from typing import Any
 import dagster as dg
 import pandas as pd
 
-from twelve.runner import quiet_loggers
+from twelve.cli.runner import quiet_loggers
 
 log = logging.getLogger(__name__)
 SENSOR = "drift_retraining"
@@ -188,7 +188,7 @@ class Replay:
     def bootstrap(self, months: list[str]) -> str:
         """The first months arrive; the golden path trains the first champion and its bento."""
         from flight_delays.defs import sensors
-        from twelve.runner import run_golden_path
+        from twelve.cli.runner import run_golden_path
 
         run_config = sensors.retraining_run_config(months[-1])
         if run_config is None:
@@ -235,8 +235,8 @@ class Replay:
 
     def _serve_traffic(self, month: str, outcome: MonthOutcome) -> None:
         from flight_delays import contract
-        from twelve import bento_server
-        from twelve import paths as twelve_paths
+        from twelve.core import paths as twelve_paths
+        from twelve.deploy import bento_server
 
         champion = self._champion()
         if champion is None:
@@ -308,7 +308,7 @@ class Replay:
         self.progress(f"  arrived: raw_flights[{month}] (a new DVC version)")
 
     def _tick_until_quiet(self, outcome: MonthOutcome, limit: int = 5) -> None:
-        from twelve import sensor_ticks
+        from twelve.cli import sensor_ticks
 
         for _ in range(limit):
             tick = sensor_ticks.tick(self.defs, SENSOR, self.instance, self.cursor)
@@ -361,7 +361,7 @@ class Replay:
 
 # ------------------------------------------------------------------------------ the report
 def _chart(months: list[MonthOutcome]) -> str:
-    from twelve import reports
+    from twelve.monitoring import reports
 
     labels = [m.month for m in months]
     with reports._style():
@@ -455,7 +455,7 @@ def run_replay(
         ValueError: bad months, or the traffic source lacks a month (named).
         RuntimeError: a step failed (the message says which; the runs are in the instance).
     """
-    from twelve import reports
+    from twelve.monitoring import reports
 
     if not initial_months or not months:
         raise ValueError("give at least one initial month and one replayed month")

@@ -2,7 +2,8 @@
 
 ``dg.Definitions.merge`` accepts the same resource key from several areas only when it is the very
 same object, so each area's ``defs()`` takes its resources from here. The deployment profile
-(``TWELVE_PROFILE``, resolved in ``twelve.profile``) decides between the embedded defaults and the
+(``TWELVE_PROFILE``, resolved in ``twelve.core.profile``) decides between the embedded defaults and
+the
 shared services; building a resource reads no other environment: each resolves its paths
 (``TWELVE_HOME``, ``TWELVE_DATA_DIR``) when used.
 """
@@ -10,10 +11,10 @@ shared services; building a resource reads no other environment: each resolves i
 from functools import cache
 
 from flight_delays.paths import FEATURE_REPO_DIR
-from twelve import profile
-from twelve.data_versioning import DvcResource
-from twelve.features import FeastResource
-from twelve.tracking import MlflowResource
+from twelve.core import profile
+from twelve.data.versioning import DvcResource
+from twelve.features.feast import FeastResource
+from twelve.training.tracking import MlflowResource
 
 
 @cache
@@ -45,6 +46,6 @@ def feast() -> FeastResource:
 @cache
 def bentoml():
     """BentoML home (model store and bentos) of the project."""
-    from twelve.bento import BentoResource
+    from twelve.deploy.bento import BentoResource
 
     return BentoResource()

@@ -15,7 +15,7 @@ from typing import Any
 import pandas as pd
 
 from flight_delays import contract
-from twelve import paths as twelve_paths
+from twelve.core import paths as twelve_paths
 
 # What the Feast join needs besides the training columns: the entity keys that are not model
 # inputs themselves (a tail number identifies a plane, the model reads its attributes).
@@ -75,9 +75,9 @@ def assemble_training_set(
         flight_id, event_timestamp, flight_month, the model input columns, is_late.
 
     Raises:
-        twelve.contracts.ContractViolation: Listing every offending column.
+        twelve.features.contracts.ContractViolation: Listing every offending column.
     """
-    from twelve.contracts import conform_dtypes, validate_frame
+    from twelve.features.contracts import conform_dtypes, validate_frame
 
     frame = joined.drop(columns=[c for c in JOIN_ONLY_COLUMNS if c in joined])
     ordered = [c for c in contract.TRAINING_SET_COLUMNS if c in frame]

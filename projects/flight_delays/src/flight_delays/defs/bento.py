@@ -1,6 +1,6 @@
 """Deployable artifact (factor 12): the aliased model version, built into a servable bento.
 
-The platform does the work (``twelve.bento``); this area only says which model, which service
+The platform does the work (``twelve.deploy.bento``); this area only says which model, which service
 folder (``bentos/flight_delay``), and where the threshold, the contract and the reference profile
 of a model version are found.
 """
@@ -10,11 +10,11 @@ from pydantic import Field
 
 from flight_delays import paths as project_paths
 from flight_delays import resources
-from twelve import bento as bentos
-from twelve.bento import BentoBuildError, BentoResource
-from twelve.config import load_defaults
-from twelve.profiling import ProfileStore
-from twelve.tracking import MlflowResource
+from twelve.core.config import load_defaults
+from twelve.deploy import bento as bentos
+from twelve.deploy.bento import BentoBuildError, BentoResource
+from twelve.monitoring.profiling import ProfileStore
+from twelve.training.tracking import MlflowResource
 
 TRAINING_SET_DATASET = "training_set"
 _DEFAULTS = load_defaults(project_paths.CONF_DIR / "bento.yaml", "bento")

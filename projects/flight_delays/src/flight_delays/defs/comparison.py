@@ -1,6 +1,7 @@
 """Comparability (factor 10): the leaderboard of every run of the problem, per holdout version.
 
-The ranking logic and the HTML report live in ``twelve.leaderboard``; this asset gathers the runs
+The ranking logic and the HTML report live in ``twelve.training.leaderboard``; this asset gathers
+the runs
 from MLflow after every pipeline's evaluation, writes the report, and logs it to MLflow.
 """
 
@@ -13,9 +14,9 @@ import dagster as dg
 
 from flight_delays import resources
 from flight_delays.config_training import pipeline_specs
-from twelve import leaderboard
-from twelve import paths as twelve_paths
-from twelve.tracking import MlflowResource, MlflowUnavailableError
+from twelve.core import paths as twelve_paths
+from twelve.training import leaderboard
+from twelve.training.tracking import MlflowResource, MlflowUnavailableError
 
 GROUP = "training"
 

@@ -6,7 +6,8 @@ of the champion's training window (``flight_delays.champion``), profiled from th
 set, so the reference moves with every promotion. Before there is a champion, the training set's
 reference profile (``ProfileStore().read_reference("training_set")``, set by
 ``training_set_profile``) is used. Per feature a Hellinger distance and a KS / chi-squared test,
-Holm-adjusted (``twelve.drift``), then a data-set verdict (drift / possible drift / no drift).
+Holm-adjusted (``twelve.monitoring.drift``), then a data-set verdict (drift / possible drift / no
+drift).
 A self-contained HTML report is written to ``<TWELVE_HOME>/reports/month_drift/<YYYY-MM>.html``
 with a JSON twin, both logged to one MLflow run in the data experiment (``flight_delays_data``,
 tag ``twelve.kind = drift_report``); the metadata carries the verdict and the evidence the
@@ -27,10 +28,10 @@ from flight_delays.champion import Champion, current_champion
 from flight_delays.defs.profiles import data_tracking
 from flight_delays.partitions import monthly_partitions
 from flight_delays.training_set import training_set_path
-from twelve import drift, profiling, reports, skew
-from twelve import paths as twelve_paths
-from twelve.config import load_defaults
-from twelve.tracking import MlflowResource, MlflowUnavailableError
+from twelve.core import paths as twelve_paths
+from twelve.core.config import load_defaults
+from twelve.monitoring import drift, profiling, reports, skew
+from twelve.training.tracking import MlflowResource, MlflowUnavailableError
 
 _DEFAULTS = load_defaults(project_paths.CONF_DIR / "drift.yaml", "drift")
 GROUP = "monitoring"
@@ -63,7 +64,7 @@ class DriftConfig(dg.Config):
     )
 
     def thresholds(self) -> drift.DriftThresholds:
-        """The thresholds as ``twelve.drift`` takes them (validated there)."""
+        """The thresholds as ``twelve.monitoring.drift`` takes them (validated there)."""
         return drift.DriftThresholds(
             alpha=self.alpha,
             warn_distance=self.warn_distance,

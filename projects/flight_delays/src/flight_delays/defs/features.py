@@ -16,7 +16,7 @@ import pandas as pd
 from flight_delays import contract, resources
 from flight_delays import training_set as ts
 from flight_delays.config_features import OnlineFeaturesConfig, TrainingSetConfig, parse_utc
-from twelve.features import FeastResource
+from twelve.features.feast import FeastResource
 
 GROUP = "features"
 FEATURE_TABLES = ["weather_features", "plane_features", "carrier_features"]
@@ -139,7 +139,8 @@ def training_set(
 
 
 def defs() -> dg.Definitions:
-    """The Feast and training-set assets with the ``feast`` resource (paths from twelve.paths)."""
+    """The Feast and training-set assets with the ``feast`` resource (paths from
+    twelve.core.paths)."""
     return dg.Definitions(
         assets=[feast_definitions, online_features, training_set],
         resources={"feast": resources.feast()},

@@ -21,9 +21,9 @@ from flight_delays.defs.drift import month_rows
 from flight_delays.defs.profiles import data_tracking
 from flight_delays.partitions import monthly_partitions
 from flight_delays.training_set import training_set_path
-from twelve import evaluation, modeling
-from twelve.config import load_defaults
-from twelve.tracking import MlflowResource, MlflowUnavailableError
+from twelve.core.config import load_defaults
+from twelve.training import evaluation, modeling
+from twelve.training.tracking import MlflowResource, MlflowUnavailableError
 
 _DEFAULTS = load_defaults(project_paths.CONF_DIR / "drift.yaml", "performance")
 GROUP = "monitoring"

@@ -18,11 +18,11 @@ from pydantic import Field
 from flight_delays import paths as project_paths
 from flight_delays import resources
 from flight_delays.partitions import monthly_partitions
-from twelve import paths as twelve_paths
-from twelve import reports
-from twelve.data_versioning import DvcResource
-from twelve.profiling import ProfileStore, file_md5, summary_frame
-from twelve.tracking import MlflowResource
+from twelve.core import paths as twelve_paths
+from twelve.data.versioning import DvcResource
+from twelve.monitoring import reports
+from twelve.monitoring.profiling import ProfileStore, file_md5, summary_frame
+from twelve.training.tracking import MlflowResource
 
 # The training set's columns that are not model inputs (brief: flight_id, event_timestamp,
 # flight_month, the model inputs, is_late). Recorded in the reference profile's sidecar so serving
@@ -231,7 +231,8 @@ def training_set_profile(
     and the label; the sidecar records which is which), stored under the file's md5 (the
     training-set hash of the model's run manifest) in `<TWELVE_HOME>/profiles/training_set/`, and
     made the reference: `profiles/training_set/reference.json` names that version
-    (`twelve.profiling.ProfileStore().read_reference("training_set")`). HTML report and MLflow run
+    (`twelve.monitoring.profiling.ProfileStore().read_reference("training_set")`). HTML report and
+    MLflow run
     as for the raw months.
     """
     path = training_set_path()

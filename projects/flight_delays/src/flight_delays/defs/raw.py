@@ -9,7 +9,7 @@ import dagster as dg
 from flight_delays import ingest, resources
 from flight_delays import paths as project_paths
 from flight_delays.partitions import monthly_partitions
-from twelve.data_versioning import DvcResource
+from twelve.data.versioning import DvcResource
 
 
 def _versioned(frame, path, dvc: DvcResource) -> dg.MaterializeResult:

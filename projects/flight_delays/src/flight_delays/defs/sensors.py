@@ -32,7 +32,7 @@ import pandas as pd
 
 from flight_delays import jobs
 from flight_delays import paths as project_paths
-from twelve.config import load_defaults
+from twelve.core.config import load_defaults
 
 _DEFAULTS = load_defaults(project_paths.CONF_DIR / "drift.yaml", "sensor")
 RAW_FLIGHTS = dg.AssetKey("raw_flights")

@@ -1,8 +1,9 @@
 """Training-serving skew (factor 9): what the served model sees vs what it was trained on.
 
-The served bento profiles its inputs in the background (``twelve.serving``); the
+The served bento profiles its inputs in the background (``twelve.serving.runtime``); the
 ``serving_skew`` asset compares those profiles with the training reference profile of the
-served model version (``twelve.skew``, scoring in ``twelve.drift``) and attaches the HTML report.
+served model version (``twelve.monitoring.skew``, scoring in ``twelve.monitoring.drift``) and
+attaches the HTML report.
 It has no upstream asset: serving profiles arrive from outside Dagster, so it is run on demand
 or on a schedule, not by the golden path.
 """
@@ -14,8 +15,9 @@ import dagster as dg
 from pydantic import Field
 
 from flight_delays import paths as project_paths
-from twelve import drift, paths, skew
-from twelve.config import load_defaults
+from twelve.core import paths
+from twelve.core.config import load_defaults
+from twelve.monitoring import drift, skew
 
 _DEFAULTS = load_defaults(project_paths.CONF_DIR / "serving.yaml", "serving_skew")
 

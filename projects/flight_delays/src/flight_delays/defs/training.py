@@ -1,8 +1,10 @@
 """Training, evaluation and the gate (factors 7 and 10): from the training set to an aliased model.
 
 ``holdout_set`` -> ``trained_model`` -> ``model_evaluation`` (blocking checks) -> ``model_alias``.
-The logic lives in ``twelve.modeling``, ``twelve.evaluation`` and ``twelve.manifest``; the MLflow
-side in ``twelve.tracking``. Assets hand facts on (model version, metrics, holdout version) through
+The logic lives in ``twelve.training.modeling``, ``twelve.training.evaluation`` and
+``twelve.training.manifest``; the MLflow
+side in ``twelve.training.tracking``. Assets hand facts on (model version, metrics, holdout
+version) through
 their materialization metadata, so any of them can be re-run alone from the UI.
 """
 
@@ -32,10 +34,10 @@ from flight_delays.config_training import (
 )
 from flight_delays.ingest import write_parquet
 from flight_delays.training_set import training_set_path
-from twelve import evaluation, manifest, modeling
-from twelve import paths as twelve_paths
-from twelve.data_versioning import DvcResource
-from twelve.tracking import MlflowResource, MlflowUnavailableError
+from twelve.core import paths as twelve_paths
+from twelve.data.versioning import DvcResource
+from twelve.training import evaluation, manifest, modeling
+from twelve.training.tracking import MlflowResource, MlflowUnavailableError
 
 GROUP = "training"
 # Metrics shown side by side in the evaluation's comparison table.
@@ -209,7 +211,7 @@ def _versioned_inputs(dvc: DvcResource) -> tuple[str, str]:
         raise dg.Failure(description=f"the training set {path} does not exist: materialize it")
     from dvc.dvcfile import FileIsGitIgnored
 
-    from twelve.data_versioning import DataVersionNotFound
+    from twelve.data.versioning import DataVersionNotFound
 
     try:
         dvc.ensure_folder_stored(project_paths.raw_dir())

@@ -1,0 +1,1 @@
+"""The ``twelve`` command line and the runners it drives."""

@@ -1,0 +1,125 @@
+"""``twelve serve PROJECT``: serve the bento of the model version that holds ``champion``.
+
+``make serve`` runs it. The newest bento built can be a challenger's that lost to the champion, so
+the bento is found through the registry: the version holding the alias (``--alias``, default
+``champion``) records the tag of its bento (model version tag ``bento_tag``, set by the ``bento``
+asset). ``--tag`` serves any bento by its tag instead. The command states the tag and the model
+version it chose, then replaces itself with ``bentoml serve`` (signals reach the server
+directly), bound to 127.0.0.1.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import sys
+from dataclasses import dataclass
+
+log = logging.getLogger("twelve")
+
+
+@dataclass(frozen=True)
+class ServedChoice:
+    """What will be served, and why."""
+
+    bento_tag: str
+    registered_model: str = ""
+    version: str = ""
+    alias: str = ""
+
+    def describe(self) -> str:
+        """One line for the terminal."""
+        if not self.version:
+            return f"bento {self.bento_tag} (asked for by tag)"
+        return (
+            f"bento {self.bento_tag}: {self.registered_model} v{self.version}, "
+            f"the version holding '{self.alias}'"
+        )
+
+
+def register(subparsers) -> None:
+    """Add ``twelve serve`` to the CLI."""
+    parser = subparsers.add_parser(
+        "serve",
+        help="serve the champion's bento (bentoml serve on 127.0.0.1)",
+        description=(
+            "Serve the bento of the model version that holds the champion alias (or --alias), "
+            "found through the MLflow registry, or any bento by --tag."
+        ),
+    )
+    parser.add_argument("project", nargs="?", default="flight_delays", help="project name")
+    parser.add_argument("--model", help="MLflow registered model (default: the project name)")
+    parser.add_argument("--alias", default="champion", help="alias to serve (default: champion)")
+    parser.add_argument("--tag", help="serve this bento tag instead (e.g. a challenger's)")
+    parser.add_argument("--port", type=int, default=3001, help="port on 127.0.0.1 (3001)")
+    parser.add_argument(
+        "--dry-run", action="store_true", help="print the choice and the command, do not serve"
+    )
+    parser.set_defaults(func=run)
+
+
+def choose_bento(client, registered_model: str, alias: str) -> ServedChoice:
+    """The bento of the version holding ``alias`` (read from its ``bento_tag`` version tag).
+
+    Raises:
+        twelve.cli.main.UsageError: no such model or alias, or that version has no bento yet (the
+            message says what to run).
+    """
+    from mlflow.exceptions import MlflowException
+
+    from twelve.cli.main import UsageError
+    from twelve.deploy.bento import BENTO_TAG_KEY
+
+    try:
+        version = client.get_model_version_by_alias(registered_model, alias)
+    except MlflowException as error:
+        raise UsageError(
+            f"no version of registered model {registered_model!r} holds the alias {alias!r} "
+            f"({error.message if hasattr(error, 'message') else error}); train one first "
+            "(`make demo`)"
+        ) from error
+    tag = (version.tags or {}).get(BENTO_TAG_KEY)
+    if not tag:
+        raise UsageError(
+            f"{registered_model} v{version.version} holds {alias!r} but no bento was built for "
+            "it: materialize the `bento` asset (`twelve run`), or serve another one with --tag"
+        )
+    return ServedChoice(tag, registered_model, str(version.version), alias)
+
+
+def run(args: argparse.Namespace) -> int:
+    """Resolve the bento, say which, then exec ``bentoml serve``."""
+    from twelve.cli.main import EXIT_OK, UsageError
+    from twelve.core import environment
+    from twelve.deploy.bento import BentoResource, bento_exists, bentoml_env
+    from twelve.training.tracking import MlflowResource, MlflowUnavailableError
+
+    environment.prepare()
+    home = BentoResource().resolved_home()
+    if args.tag:
+        choice = ServedChoice(args.tag)
+    else:
+        mlflow = MlflowResource.for_profile(args.project)
+        try:
+            mlflow.ensure_available()
+        except MlflowUnavailableError as error:
+            raise UsageError(str(error)) from error
+        choice = choose_bento(mlflow.client(), args.model or args.project, args.alias)
+    if not bento_exists(home, choice.bento_tag):
+        raise UsageError(
+            f"bento {choice.bento_tag} is not in BENTOML_HOME {home}: build it (`twelve run "
+            f"{args.project}`) or point BENTOML_HOME at the home it was built into"
+        )
+    command = [
+        sys.executable, "-m", "bentoml", "serve", choice.bento_tag,
+        "--host", "127.0.0.1", "--port", str(args.port),
+    ]  # fmt: skip
+    log.info("serving %s", choice.describe())
+    log.info("on http://127.0.0.1:%d (BENTOML_HOME %s)", args.port, home)
+    if args.dry_run:
+        sys.stdout.write(" ".join(command) + "\n")
+        return EXIT_OK
+    sys.stderr.flush()
+    os.execve(sys.executable, command, bentoml_env(home))
+    return EXIT_OK  # not reached: the process is bentoml serve now

@@ -1,0 +1,1 @@
+"""The platform's core: paths, configuration, environment and deployment profile."""

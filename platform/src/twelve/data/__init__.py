@@ -1,0 +1,1 @@
+"""Data versioning (factor 1): raw data as DVC versions."""

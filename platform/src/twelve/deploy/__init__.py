@@ -1,0 +1,1 @@
+"""Deployable artifacts (factor 12): a registered model version becomes a bento."""

@@ -1,0 +1,1 @@
+"""Explicit feature dependencies (factor 2): contracts, dbt, Feast, training sets."""

@@ -1,0 +1,1 @@
+"""Proof of the factors: reproduce a training run, audit a project."""

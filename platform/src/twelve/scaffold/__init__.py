@@ -1,0 +1,1 @@
+"""``twelve new``: projects generated from the platform's template."""

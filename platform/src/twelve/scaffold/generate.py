@@ -1,0 +1,540 @@
+"""`twelve new`: create an ML project from the platform's cookiecutter template.
+
+The template (``twelve/scaffold/template/``) renders one folder with three parts, each moved to
+where the
+monorepo keeps it:
+
+- ``project/``      -> ``projects/<name>/``      (package, config, contract, dbt project, tests)
+- ``feature_repo/`` -> ``feature_repo/<name>/``  (a Feast repo of its own: ``project: <name>``)
+- ``bento/``        -> ``bentos/<name>/``        (the serving folder)
+
+Then the project registers itself: a code location in ``infra/workspace.yaml`` and a line in
+``feature_repo/.feastignore`` (Feast imports every ``.py`` under ``feature_repo/``; the shared repo
+must not import another project's definitions). Both are one-line appends; nothing else of an
+existing project is touched.
+
+Nothing is left half-generated (:class:`Journal`): the template is rendered into a temporary
+folder, every target is checked free first, and when any later step fails (moving, registering,
+``dbt parse``, ``uv lock``) every folder created is removed and every file changed restored.
+"""
+
+from __future__ import annotations
+
+import keyword
+import logging
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import yaml
+
+log = logging.getLogger(__name__)
+
+TEMPLATE_DIR = Path(__file__).parent / "template"
+PROBLEM_TYPES = ("classification", "regression")
+NAME_PATTERN = re.compile(r"^[a-z][a-z0-9_]{1,30}[a-z0-9]$")
+KEY_PATTERN = re.compile(r"^[a-z][a-z0-9_]{0,30}$")
+# Names that would shadow a module the platform or the stack imports.
+RESERVED_NAMES = frozenset(
+    {
+        "twelve", "dagster", "dbt", "feast", "bentoml", "mlflow", "dvc", "pandas", "numpy",
+        "sklearn", "pandera", "whylogs", "test", "tests", "src", "data", "project", "projects",
+        "infra", "docs", "platform", "bentos", "feature_repo", "template",
+    }
+)  # fmt: skip
+# What a generated bento installs, pinned to this venv's versions (synced from uv.lock) when the
+# project is generated: the pickled Pipeline must be loaded by the libraries that fitted it.
+SERVING_PACKAGES = (
+    "pydantic", "scikit-learn", "numpy", "scipy", "joblib", "threadpoolctl", "pandas", "feast",
+    "pandera", "whylogs", "protobuf", "psutil",
+)  # fmt: skip
+# Columns every generated data set has: entity keys must not collide with them.
+RESERVED_COLUMNS = frozenset({"event_id", "event_timestamp", "amount", "visits", "label"})
+
+
+class ScaffoldError(ValueError):
+    """An invalid input or an occupied target: the message says which and why."""
+
+
+@dataclass(frozen=True)
+class ProjectOptions:
+    """Everything ``twelve new`` asks for; every field has a default except the name."""
+
+    name: str
+    problem_type: str = "classification"
+    entity_keys: tuple[str, ...] = ("customer_id",)
+    description: str = ""
+    sample_rows: int = 2000
+
+    @property
+    def class_name(self) -> str:
+        """The bento's service class: ``churn_risk`` -> ``ChurnRisk``."""
+        return "".join(part.capitalize() for part in self.name.split("_"))
+
+    @property
+    def title(self) -> str:
+        """Human name: ``churn_risk`` -> ``Churn risk``."""
+        return self.name.replace("_", " ").capitalize()
+
+    def context(self) -> dict[str, str]:
+        """The cookiecutter context (strings only: cookiecutter renders them as they are)."""
+        return {
+            "name": self.name,
+            "title": self.title,
+            "distribution": self.name.replace("_", "-"),
+            "problem_type": self.problem_type,
+            "entity_keys": ",".join(self.entity_keys),
+            "description": self.description or f"{self.title}: a twelve ML project.",
+            "sample_rows": str(self.sample_rows),
+            "class_name": self.class_name,
+            "serving_packages": serving_pins(),
+        }
+
+
+def serving_pins() -> str:
+    """``name==version`` of every :data:`SERVING_PACKAGES`, installed here, comma-separated."""
+    from importlib.metadata import version
+
+    return ",".join(f"{name}=={version(name)}" for name in SERVING_PACKAGES)
+
+
+def validate_name(name: str) -> str:
+    """Check a project name: a Python package name, not already meaningful in the monorepo.
+
+    Raises:
+        ScaffoldError: naming the rule the name breaks.
+    """
+    if not NAME_PATTERN.match(name or ""):
+        raise ScaffoldError(
+            f"invalid project name {name!r}: use 3-32 characters, lowercase letters, digits and "
+            "underscores, starting with a letter and not ending with '_' (e.g. churn, "
+            "demand_forecast); it becomes the Python package and code location name"
+        )
+    if keyword.iskeyword(name) or name in RESERVED_NAMES or name in sys.stdlib_module_names:
+        raise ScaffoldError(
+            f"invalid project name {name!r}: it would shadow a Python keyword or a module the "
+            "platform imports; pick another name"
+        )
+    return name
+
+
+def parse_entity_keys(value: str | Sequence[str]) -> tuple[str, ...]:
+    """``"customer_id,store_id"`` -> ``("customer_id", "store_id")``, validated.
+
+    Raises:
+        ScaffoldError: empty, duplicated, malformed or reserved keys.
+    """
+    raw = value.split(",") if isinstance(value, str) else list(value)
+    keys = tuple(key.strip() for key in raw if key.strip())
+    if not keys:
+        raise ScaffoldError("at least one entity key is needed (e.g. --entity-keys customer_id)")
+    for key in keys:
+        if not KEY_PATTERN.match(key) or keyword.iskeyword(key):
+            raise ScaffoldError(
+                f"invalid entity key {key!r}: lowercase letters, digits and underscores, "
+                "starting with a letter (e.g. customer_id)"
+            )
+        if key in RESERVED_COLUMNS:
+            raise ScaffoldError(
+                f"invalid entity key {key!r}: the generated data set already has a column of that "
+                f"name (reserved: {', '.join(sorted(RESERVED_COLUMNS))})"
+            )
+    if len(set(keys)) != len(keys):
+        raise ScaffoldError(f"entity keys repeat: {', '.join(keys)}")
+    if len(keys) > 3:
+        raise ScaffoldError(f"at most 3 entity keys, got {len(keys)}: {', '.join(keys)}")
+    return keys
+
+
+def validate_options(options: ProjectOptions) -> ProjectOptions:
+    """Validate every input; returns the options unchanged when they hold.
+
+    Raises:
+        ScaffoldError: naming the first input that does not hold.
+    """
+    validate_name(options.name)
+    if options.problem_type not in PROBLEM_TYPES:
+        raise ScaffoldError(
+            f"invalid problem type {options.problem_type!r}: choose one of "
+            f"{', '.join(PROBLEM_TYPES)}"
+        )
+    parse_entity_keys(options.entity_keys)
+    if not 200 <= options.sample_rows <= 1_000_000:
+        raise ScaffoldError(f"sample rows must be 200..1000000, got {options.sample_rows}")
+    if "\n" in options.description or "{{" in options.description:
+        raise ScaffoldError("the description must be one line without template braces")
+    return options
+
+
+def validate_context(context: dict[str, str]) -> None:
+    """Validate a rendered cookiecutter context (the template's pre-generation hook calls this).
+
+    So running ``cookiecutter`` on the template directly refuses the same inputs as ``twelve new``.
+    """
+    validate_options(
+        ProjectOptions(
+            name=context["name"],
+            problem_type=context["problem_type"],
+            entity_keys=parse_entity_keys(context["entity_keys"]),
+            description=context.get("description", ""),
+            sample_rows=int(context.get("sample_rows", "2000")),
+        )
+    )
+
+
+@dataclass(frozen=True)
+class Targets:
+    """Where the parts of a project go inside a monorepo root."""
+
+    root: Path
+    name: str
+
+    @property
+    def project(self) -> Path:
+        return self.root / "projects" / self.name
+
+    @property
+    def feature_repo(self) -> Path:
+        return self.root / "feature_repo" / self.name
+
+    @property
+    def bento(self) -> Path:
+        return self.root / "bentos" / self.name
+
+    @property
+    def workspace(self) -> Path:
+        return self.root / "infra" / "workspace.yaml"
+
+    @property
+    def feastignore(self) -> Path:
+        return self.root / "feature_repo" / ".feastignore"
+
+    def parts(self) -> dict[str, Path]:
+        """Rendered sub-folder -> destination."""
+        return {"project": self.project, "feature_repo": self.feature_repo, "bento": self.bento}
+
+
+def check_targets_free(targets: Targets) -> None:
+    """Refuse to overwrite anything: every destination must not exist, and no location clash.
+
+    Raises:
+        ScaffoldError: naming the first occupied destination.
+    """
+    for path in targets.parts().values():
+        if path.exists():
+            raise ScaffoldError(f"{path} already exists: pick another name or remove it first")
+    if targets.name in registered_locations(targets.workspace):
+        raise ScaffoldError(
+            f"a code location named {targets.name!r} is already in {targets.workspace}"
+        )
+
+
+def registered_locations(workspace: Path) -> list[str]:
+    """Code location names of a Dagster ``workspace.yaml`` (empty when it does not exist)."""
+    if not workspace.exists():
+        return []
+    spec = yaml.safe_load(workspace.read_text()) or {}
+    names = []
+    for entry in spec.get("load_from") or []:
+        for target in entry.values():
+            name = target.get("location_name")
+            names.append(name or target.get("module_name") or target.get("relative_path"))
+    return names
+
+
+def workspace_entry(name: str) -> str:
+    """The workspace.yaml lines of a generated project's code location.
+
+    A ``python_file`` target because Dagster resolves its ``relative_path`` and
+    ``working_directory`` against the workspace file (a ``python_module``'s working directory is
+    taken relative to the current directory instead). ``working_directory`` puts
+    ``projects/<name>/src`` on the code server's ``sys.path``, so the location loads from any
+    directory, before the project is installed into the venv (``uv sync --all-packages``).
+    """
+    return (
+        "  - python_file:\n"
+        f"      relative_path: ../projects/{name}/src/{name}/definitions.py\n"
+        f"      working_directory: ../projects/{name}/src\n"
+        f"      location_name: {name}\n"
+    )
+
+
+def register_location(workspace: Path, name: str) -> bool:
+    """Append the project's code location to ``workspace.yaml`` (text append: comments stay).
+
+    Returns:
+        False when the location was already registered (nothing written).
+    """
+    if name in registered_locations(workspace):
+        return False
+    text = workspace.read_text() if workspace.exists() else "load_from:\n"
+    if not text.endswith("\n"):
+        text += "\n"
+    workspace.parent.mkdir(parents=True, exist_ok=True)
+    workspace.write_text(text + workspace_entry(name))
+    if name not in registered_locations(workspace):  # the file did not parse as we expect
+        workspace.write_text(text)
+        raise ScaffoldError(f"could not register {name!r} in {workspace}: unexpected layout")
+    return True
+
+
+def unregister_location(workspace: Path, name: str) -> None:
+    """Remove what :func:`register_location` appended (used when a later step fails)."""
+    if workspace.exists():
+        workspace.write_text(workspace.read_text().replace(workspace_entry(name), ""))
+
+
+def feastignore_line(name: str) -> str:
+    """The ``.feastignore`` line that hides a project's own Feast repo from the shared one."""
+    return f"{name}/  # project {name}: its own Feast repo (see {name}/feature_store.yaml)\n"
+
+
+def ignore_in_shared_feature_repo(feastignore: Path, name: str) -> bool:
+    """Keep the shared Feast repo from importing the project's own feature repo.
+
+    Returns:
+        False when the line was already there.
+    """
+    text = feastignore.read_text() if feastignore.exists() else ""
+    if feastignore_line(name) in text:
+        return False
+    if text and not text.endswith("\n"):
+        text += "\n"
+    feastignore.parent.mkdir(parents=True, exist_ok=True)
+    feastignore.write_text(text + feastignore_line(name))
+    return True
+
+
+def render(options: ProjectOptions, staging: Path, template_dir: Path = TEMPLATE_DIR) -> Path:
+    """Render the template into ``staging`` (no user config, replay kept inside ``staging``).
+
+    Returns:
+        The rendered folder (holding ``project/``, ``feature_repo/``, ``bento/``).
+    """
+    from cookiecutter.main import cookiecutter
+
+    config = staging / "cookiecutter-config.yaml"
+    config.write_text(
+        yaml.safe_dump(
+            {
+                "cookiecutters_dir": str(staging / "cookiecutters"),
+                "replay_dir": str(staging / "replay"),
+            }
+        )
+    )
+    rendered = cookiecutter(
+        str(template_dir),
+        no_input=True,
+        extra_context=options.context(),
+        output_dir=str(staging / "out"),
+        config_file=str(config),
+    )
+    return Path(rendered)
+
+
+class Journal:
+    """What a step of ``twelve new`` created or changed, so that a failure can put it all back.
+
+    ``twelve new`` is all or nothing: folders it creates are removed, and files it changes
+    (``infra/workspace.yaml``, ``feature_repo/.feastignore``, ``uv.lock``) get their exact
+    bytes back (or are removed when they did not exist), whatever step failed.
+    """
+
+    def __init__(self) -> None:
+        self._originals: dict[Path, bytes | None] = {}
+        self._created: list[Path] = []
+
+    def will_change(self, path: Path) -> None:
+        """Remember ``path``'s content (or its absence) before it is first written."""
+        if path in self._originals or (path.exists() and not path.is_file()):
+            return  # a folder in a file's place: writing it fails, and there is nothing to undo
+        self._originals[path] = path.read_bytes() if path.is_file() else None
+
+    def make_dirs(self, folder: Path) -> None:
+        """``mkdir -p`` that remembers the folders it created."""
+        missing = [p for p in (folder, *folder.parents) if not p.exists()]
+        folder.mkdir(parents=True, exist_ok=True)
+        self._created += reversed(missing)
+
+    def created(self, path: Path) -> None:
+        """Remember a file or folder this step created."""
+        self._created.append(path)
+
+    def rollback(self) -> list[Path]:
+        """Remove what was created, restore what was changed; returns the paths put back."""
+        touched = []
+        for path in reversed(self._created):
+            if path.is_dir():
+                shutil.rmtree(path, ignore_errors=True)
+            elif path.exists():
+                path.unlink()
+            touched.append(path)
+        for path, content in self._originals.items():
+            if content is None:
+                path.unlink(missing_ok=True)
+            else:
+                path.write_bytes(content)
+            touched.append(path)
+        return touched
+
+
+class ScaffoldStepError(RuntimeError):
+    """A step of ``twelve new`` failed after inputs were valid; everything was put back.
+
+    Attributes:
+        step: what was being done ("rendering", "dbt parse", "uv lock", ...).
+        hint: what the user can do about it.
+    """
+
+    def __init__(self, step: str, cause: BaseException, hint: str) -> None:
+        self.step, self.hint = step, hint
+        super().__init__(f"{step} failed: {cause}")
+
+
+def _place(options: ProjectOptions, targets: Targets, template_dir: Path, journal: Journal):
+    with tempfile.TemporaryDirectory(prefix="twelve-new-") as tmp:
+        rendered = render(options, Path(tmp), template_dir)
+        for part, destination in targets.parts().items():
+            journal.make_dirs(destination.parent)
+            journal.created(destination)
+            shutil.move(str(rendered / part), str(destination))
+    journal.will_change(targets.workspace)
+    register_location(targets.workspace, options.name)
+    journal.will_change(targets.feastignore)
+    ignore_in_shared_feature_repo(targets.feastignore, options.name)
+
+
+# (step, what to do when it fails): the hint is printed with the error.
+_HINTS = {
+    "writing the project": "check that projects/, feature_repo/, bentos/ and infra/ are "
+    "writable and the disk has space, then run `twelve new` again",
+    "dbt parse": "the generated dbt project did not parse (dbt's output is above); this is a "
+    "template bug: report it with the output",
+    "uv lock": "`uv lock` must reach the package index (PyPI) to add the project to uv.lock; "
+    "check the network or proxy settings, or run again with --skip-lock and run `uv lock` "
+    "yourself",
+}
+
+
+def generate(
+    options: ProjectOptions,
+    root: Path,
+    template_dir: Path = TEMPLATE_DIR,
+    *,
+    prepare: bool = True,
+    lock: bool = True,
+) -> Targets:
+    """Create the project inside the monorepo at ``root``, register it, prepare and lock it.
+
+    All or nothing: the template is rendered into a temporary folder and every target checked
+    free before anything is written; when any later step fails (moving the parts, registering
+    the code location, ``dbt parse``, ``uv lock``, a full disk, Ctrl-C), every folder created is
+    removed and every file changed gets its former content back.
+
+    Args:
+        options: The inputs (validated here).
+        root: The monorepo root (holds ``projects/``, ``feature_repo/``, ``infra/``).
+        template_dir: The cookiecutter template.
+        prepare: Write the project's dbt manifest (its code location needs it).
+        lock: Add the new workspace member to ``uv.lock`` (``make install`` syncs --locked).
+
+    Returns:
+        Where each part went.
+
+    Raises:
+        ScaffoldError: invalid inputs or an occupied destination (nothing is written).
+        ScaffoldStepError: a step failed; everything was put back (the message says which step
+            and what to do).
+    """
+    validate_options(options)
+    targets = Targets(Path(root).resolve(), options.name)
+    check_targets_free(targets)
+    journal = Journal()
+    step = "writing the project"
+    try:
+        _place(options, targets, template_dir, journal)
+        if prepare:
+            step = "dbt parse"
+            prepare_dbt(targets)
+        if lock and (targets.root / "uv.lock").is_file():
+            step = "uv lock"
+            journal.will_change(targets.root / "uv.lock")
+            update_lock(targets.root)
+    except BaseException as error:
+        restored = journal.rollback()
+        log.error(
+            "twelve new %s: %s failed; removed or restored %d path(s), nothing is left behind",
+            options.name,
+            step,
+            len(restored),
+        )
+        if isinstance(error, Exception):
+            raise ScaffoldStepError(step, error, _HINTS[step]) from error
+        raise
+    log.info("created %s, %s, %s", targets.project, targets.feature_repo, targets.bento)
+    return targets
+
+
+def prepare_dbt(targets: Targets, env: dict[str, str] | None = None) -> Path:
+    """Write the new project's dbt manifest (``dbt parse``), which its code location needs.
+
+    Runs ``python -m <name>.dbt_project`` with ``projects/<name>/src`` on ``PYTHONPATH``, so it
+    works before the project is installed into the venv.
+
+    Returns:
+        The manifest path.
+
+    Raises:
+        RuntimeError: dbt could not parse the project (its output is in the message).
+    """
+    import os
+
+    src = targets.project / "src"
+    environment = dict(os.environ if env is None else env)
+    environment["PYTHONPATH"] = os.pathsep.join(
+        part for part in (str(src), environment.get("PYTHONPATH", "")) if part
+    )
+    completed = subprocess.run(
+        [sys.executable, "-m", f"{targets.name}.dbt_project"],
+        env=environment,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if completed.returncode != 0:
+        raise RuntimeError(
+            f"preparing the dbt manifest of {targets.name} failed:\n"
+            f"{completed.stdout}{completed.stderr}"
+        )
+    return targets.project / "dbt" / "target" / "manifest.json"
+
+
+def update_lock(root: Path) -> bool:
+    """Add a new workspace member to ``uv.lock`` with a normal ``uv lock``.
+
+    The lock file must list every member, or ``uv sync --locked`` (``make install``) refuses to
+    run; commit it with the project. ``uv lock`` keeps every version already locked (it only
+    resolves what is new); it reads the package index for metadata, because a uv cache filled by
+    ``uv sync`` holds wheels, not the registry metadata a resolution needs (``--offline`` then
+    fails on a fresh machine). Installing the project into the venv is then
+    ``uv sync --all-packages``.
+
+    Returns:
+        False when there is no ``uv.lock`` at ``root`` (nothing to update).
+
+    Raises:
+        RuntimeError: uv failed (its output is in the message).
+    """
+    if not (Path(root) / "uv.lock").is_file():
+        return False
+    uv = Path(sys.executable).parent / "uv"
+    command = [str(uv) if uv.exists() else "uv", "lock", "--project", str(root)]
+    completed = subprocess.run(command, capture_output=True, text=True, check=False)
+    if completed.returncode != 0:
+        raise RuntimeError(f"`uv lock` failed:\n{completed.stdout}{completed.stderr}")
+    return True
