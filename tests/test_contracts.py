@@ -1,4 +1,4 @@
-"""twelve.features.contracts: an upstream change fails once, with every offending column named."""
+"""Contracts (twelve.features): an upstream change fails once, with every column named."""
 
 import json
 
@@ -6,17 +6,15 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from twelve.features.contracts import (
-    ColumnSpec,
-    ContractViolation,
+from twelve.features.columns import ColumnSpec
+from twelve.features.schemas import (
     build_schema,
     conform_dtypes,
     contract_dict,
     schema_from_dict,
     schema_to_dict,
-    unknown_category_share,
-    validate_frame,
 )
+from twelve.features.validation import ContractViolation, unknown_category_share, validate_frame
 
 SPECS = [
     ColumnSpec("flight_id", "str", unique=True),

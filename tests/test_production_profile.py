@@ -24,13 +24,11 @@ PRODUCTION_ENV = {
 def production(monkeypatch):
     for name, value in PRODUCTION_ENV.items():
         monkeypatch.setenv(name, value)
-    from flight_delays import resources
+    from twelve.core.resources import project_resources
 
-    for factory in (resources.dvc, resources.mlflow, resources.feast):
-        factory.cache_clear()
+    project_resources.cache_clear()  # resolved per profile: forget the local ones
     yield
-    for factory in (resources.dvc, resources.mlflow, resources.feast):
-        factory.cache_clear()
+    project_resources.cache_clear()
 
 
 def test_local_is_the_default(monkeypatch):

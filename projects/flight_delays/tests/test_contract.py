@@ -16,8 +16,9 @@ from feast_support import flight_events
 from flight_delays import contract
 from flight_delays import training_set as ts
 from flight_delays.defs import features as feature_defs
-from twelve.features.contracts import ContractViolation, schema_from_dict, schema_to_dict
 from twelve.features.feast import FeastResource
+from twelve.features.schemas import schema_from_dict, schema_to_dict
+from twelve.features.validation import ContractViolation
 
 BRIEF_REQUEST = ["carrier", "origin", "dest", "distance", "sched_dep_hour", "day_of_week", "month"]
 BRIEF_FEAST = [

@@ -4,7 +4,9 @@ import dagster as dg
 
 
 def test_definitions_load_and_every_asset_is_described():
-    from flight_delays.definitions import defs
+    from flight_delays.definitions import build_defs
+
+    defs = build_defs()
 
     graph = defs.resolve_asset_graph()
     keys = {key.to_user_string() for key in graph.get_all_asset_keys()}
@@ -43,7 +45,9 @@ def _ancestors(graph, key: dg.AssetKey) -> set[str]:
 
 
 def test_the_lineage_runs_from_raw_data_to_the_training_set():
-    from flight_delays.definitions import defs
+    from flight_delays.definitions import build_defs
+
+    defs = build_defs()
 
     ancestors = _ancestors(defs.resolve_asset_graph(), dg.AssetKey("training_set"))
     assert {"raw_flights", "raw_weather", "raw_planes"} <= ancestors

@@ -153,7 +153,9 @@ def test_a_missing_feature_file_is_named(tmp_path):
 
 
 def test_the_area_exposes_its_assets_and_the_feast_resource():
-    definitions = feature_defs.defs()
+    from flight_delays.definitions import build_defs
+
+    definitions = build_defs()
 
     assert isinstance(definitions.resources["feast"], FeastResource)
     graph = definitions.resolve_asset_graph()

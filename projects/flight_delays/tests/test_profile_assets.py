@@ -191,7 +191,9 @@ def test_the_missing_training_set_is_named(twelve_env):
 
 
 def test_the_area_definitions_load_with_their_resources():
-    defs = profiles.defs()
+    from flight_delays.definitions import build_defs
+
+    defs = build_defs()
     graph = defs.resolve_asset_graph()
     for key in ("raw_flights_profile", "training_set_profile"):
         node = graph.get(dg.AssetKey(key))

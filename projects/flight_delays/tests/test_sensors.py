@@ -218,7 +218,9 @@ def test_the_retraining_window_ends_before_the_drifted_month(month, holdout, las
 def test_the_retraining_run_config_is_valid_for_the_retraining_job():
     from dagster._config import validate_config
 
-    from flight_delays.definitions import defs
+    from flight_delays.definitions import build_defs
+
+    defs = build_defs()
 
     config = sensors.retraining_run_config("2013-07")
     job = defs.resolve_job_def(sensors.RETRAINING_JOB)
@@ -231,7 +233,9 @@ def test_a_foreign_cursor_fails_clearly(instance):
 
 
 def test_the_sensor_resolves_with_its_jobs():
-    from flight_delays.definitions import defs
+    from flight_delays.definitions import build_defs
+
+    defs = build_defs()
 
     sensor = defs.resolve_sensor_def("drift_retraining")
     assert sorted(target.job_name for target in sensor.targets) == ["drift_check", "retraining"]

@@ -21,7 +21,7 @@ from synthetic_training_set import build_training_set
 from flight_delays import contract
 from flight_delays.defs import training
 from twelve.core import paths as twelve_paths
-from twelve.features.contracts import validate_frame
+from twelve.features.validation import validate_frame
 from twelve.training import manifest
 from twelve.training.tracking import MlflowResource
 

@@ -46,6 +46,8 @@ def _setup_logging(verbose: bool) -> None:
 
 
 def _load_definitions(project: str):
+    import dagster as dg
+
     module_name = f"{project}.definitions"
     try:
         module = importlib.import_module(module_name)
@@ -54,7 +56,9 @@ def _load_definitions(project: str):
             f"project '{project}' not found ({error}); is it a workspace member under "
             "projects/ and installed (`make install`)?"
         ) from error
-    return module.defs
+    defs = module.defs
+    # A `@dg.definitions` function (built when Dagster loads the location) or Definitions.
+    return defs if isinstance(defs, dg.Definitions) else defs()
 
 
 def cmd_run(args: argparse.Namespace) -> int:

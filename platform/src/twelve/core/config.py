@@ -9,11 +9,14 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Mapping
 from functools import cache
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import yaml
+
+C = TypeVar("C")
 
 
 @cache
@@ -53,3 +56,47 @@ def config_hash(config: dict[str, Any]) -> str:
     """A stable short hash of a configuration mapping (key order does not matter)."""
     canonical = json.dumps(config, sort_keys=True, default=str, separators=(",", ":"))
     return hashlib.sha256(canonical.encode()).hexdigest()[:16]
+
+
+def with_defaults(base: type[C], defaults: Mapping[str, Any], name: str | None = None) -> type[C]:
+    """A subclass of a ``dg.Config`` whose fields default to ``defaults`` (a block's YAML).
+
+    A block's typed run config keeps its fields, descriptions, bounds and validators in code; the
+    defaults come from the project's ``defs.yaml``, so the Dagster launchpad shows them and a run
+    can override any of them. The defaults are validated here, when definitions are built: a
+    wrong value in the YAML fails then, naming the field, not in the middle of a run.
+
+    Args:
+        base: the config class.
+        defaults: field name -> default value.
+        name: the new class's name (Dagster names config types after it: unique per location).
+
+    Returns:
+        The subclass (``base`` itself when there is nothing to change).
+
+    Raises:
+        ValueError: a name that is not a field of ``base``, or a value its field refuses.
+    """
+    from pydantic import ValidationError, create_model
+    from pydantic.fields import FieldInfo
+
+    unknown = sorted(set(defaults) - set(base.model_fields))
+    if unknown:
+        raise ValueError(
+            f"{base.__name__}: unknown setting(s) {unknown}; "
+            f"its fields: {sorted(base.model_fields)}"
+        )
+    if not defaults:
+        return base
+    fields: dict[str, Any] = {
+        key: (base.model_fields[key].annotation, FieldInfo.merge_field_infos(
+            base.model_fields[key], default=value
+        ))
+        for key, value in defaults.items()
+    }  # fmt: skip
+    subclass = create_model(name or base.__name__, __base__=base, __doc__=base.__doc__, **fields)
+    try:
+        subclass(**dict(defaults))
+    except ValidationError as error:
+        raise ValueError(f"{name or base.__name__} defaults: {error}") from error
+    return subclass

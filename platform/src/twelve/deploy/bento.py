@@ -344,7 +344,7 @@ def run_manifest(client, ref: ModelVersionRef) -> dict[str, str]:
 def contract_description(reference: str) -> dict[str, Any]:
     """The JSON description of a feature contract named ``"module:attribute"``.
 
-    The attribute may be a schema built with :func:`twelve.features.contracts.build_schema`, a
+    The attribute may be a schema built with :func:`twelve.features.schemas.build_schema`, a
     function
     returning one, or an already JSON-ready mapping.
 
@@ -364,14 +364,14 @@ def contract_description(reference: str) -> dict[str, Any]:
         target = target()
     if isinstance(target, Mapping):
         return dict(target)
-    from twelve.features.contracts import schema_to_dict
+    from twelve.features.schemas import schema_to_dict
 
     try:
         return schema_to_dict(target)
     except (AttributeError, ValueError) as error:
         raise BentoBuildError(
             f"{reference!r} is a {type(target).__name__}, not a contract built with "
-            f"twelve.features.contracts.build_schema: {error}"
+            f"twelve.features.schemas.build_schema: {error}"
         ) from error
 
 

@@ -47,8 +47,14 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-# whylogs reads this when it is first imported; it only switches its usage telemetry off.
-os.environ.setdefault("WHYLOGS_NO_ANALYTICS", "True")
+
+def whylogs_offline() -> None:
+    """Switch whylogs' usage telemetry off; call before importing whylogs (it reads it then).
+
+    Called where whylogs is used, never at import: importing this module changes nothing.
+    """
+    os.environ.setdefault("WHYLOGS_NO_ANALYTICS", "True")
+
 
 # Keys twelve adds to a profile's metadata (serialized with the profile).
 DATETIME_COLUMNS_KEY = "twelve.datetime_columns"
@@ -78,6 +84,7 @@ def _type_mapper():
     ``AttributeError``. This mapper asks whylogs' own numeric matchers first and recognises
     strings itself.
     """
+    whylogs_offline()
     from whylogs.core.datatypes import AnyType, Fractional, Integral, String, TypeMapper
 
     class NumpyTwoTypeMapper(TypeMapper):
@@ -158,6 +165,7 @@ def profile_frame(frame: pd.DataFrame) -> DatasetProfileView:
     if duplicated:
         raise ValueError(f"duplicate column name(s): {duplicated}")
 
+    whylogs_offline()
     import whylogs as why
     from whylogs.core import DatasetSchema
 
@@ -428,6 +436,7 @@ class ProfileStore:
         Returns:
             The stored profile's paths and sidecar.
         """
+        whylogs_offline()
         import whylogs
 
         path = self.path_of(dataset, version)
@@ -462,6 +471,7 @@ class ProfileStore:
             ProfileNotFound: none is stored (the message names the dataset, the version and the
                 versions that are stored).
         """
+        whylogs_offline()
         from whylogs.core import DatasetProfileView
 
         path = self.path_of(dataset, version)

@@ -383,7 +383,8 @@ def restore_data(
 
 
 # The training, run by the code under reproduction: this script only uses Dagster's public API
-# and the project's `<package>.defs.training.defs()`, so it works for any commit of the project.
+# and the project's `<package>.definitions` (its `build_defs()`, else its `defs`), so it works
+# for any commit of the project.
 _DRIVER = r"""
 import json, sys, time
 spec = json.loads(sys.argv[1])
@@ -392,7 +393,7 @@ from importlib import import_module
 module = import_module(spec["module"])
 if not module.__file__.startswith(spec["code_dir"]):
     raise SystemExit(f"{spec['module']} was imported from {module.__file__}, not the checkout")
-defs = module.defs()
+defs = module.build_defs() if hasattr(module, "build_defs") else module.defs
 keys = {key.to_user_string() for assets in defs.assets for key in assets.keys}
 missing = [key for key in spec["assets"] if key not in keys]
 if missing:
@@ -482,7 +483,7 @@ def run_training(
     """
     result_path = log_file.with_suffix(".json")
     spec = {
-        "module": f"{project}.defs.training",
+        "module": f"{project}.definitions",
         "code_dir": str(env.code_dir),
         "assets": list(assets),
         "ops": dict(ops),

@@ -54,7 +54,9 @@ VENDORED_MODULES = (
     "core/__init__",
     "core/paths",
     "features/__init__",
-    "features/contracts",
+    "features/columns",
+    "features/schemas",
+    "features/validation",
     "monitoring/__init__",
     "monitoring/profiling",
     "serving/__init__",
@@ -440,7 +442,7 @@ class ContractGate:
     Two steps, for speed without a second definition of the rules: a vectorized check compiled
     from the same column specs answers "certainly valid" for the common case (a few numpy
     comparisons, tens of microseconds); anything it is not sure of, and every invalid batch,
-    goes to pandera (:func:`twelve.features.contracts.validate_frame`, about 15 ms), whose problems
+    goes to pandera (:func:`twelve.features.validation.validate_frame`, about 15 ms), whose problems
     are
     what the caller gets. The fast path may only ever *accept* what pandera accepts: a test
     checks it on valid and broken frames.
@@ -451,7 +453,8 @@ class ContractGate:
     """
 
     def __init__(self, contract: Mapping[str, Any], max_unknown_category_share: float = 0.0):
-        from twelve.features.contracts import ColumnSpec, schema_from_dict
+        from twelve.features.columns import ColumnSpec
+        from twelve.features.schemas import schema_from_dict
 
         self.contract = dict(contract)
         self.schema = schema_from_dict(self.contract)
@@ -470,7 +473,7 @@ class ContractGate:
 
     def pandera_problems(self, frame: pd.DataFrame) -> list[FieldProblem]:
         """The problems pandera finds (the reference check; slow)."""
-        from twelve.features.contracts import ContractViolation, validate_frame
+        from twelve.features.validation import ContractViolation, validate_frame
 
         try:
             validate_frame(

@@ -17,10 +17,10 @@ The contracts are JSON-ready dicts (no pandera import); the schemas are built on
 
 from __future__ import annotations
 
-from functools import cache
 from typing import TYPE_CHECKING
 
-from twelve.features.contracts import ColumnSpec, build_schema, contract_dict
+from twelve.features.columns import ColumnSpec
+from twelve.features.contract import Contract
 
 if TYPE_CHECKING:
     import pandera.pandas as pa
@@ -134,52 +134,42 @@ LABEL_SPEC = ColumnSpec(
 )
 
 FEAST_SPECS = WEATHER_SPECS + PLANE_SPECS + CARRIER_SPECS
-MODEL_INPUT_SPECS = REQUEST_SPECS + FEAST_SPECS
-TRAINING_SET_SPECS = (*KEY_SPECS, *MODEL_INPUT_SPECS, LABEL_SPEC)
 
-REQUEST_COLUMNS = [spec.name for spec in REQUEST_SPECS]
-FEAST_FEATURE_COLUMNS = [spec.name for spec in FEAST_SPECS]
-FEATURE_COLUMNS = [spec.name for spec in MODEL_INPUT_SPECS]
-CATEGORICAL_COLUMNS = [spec.name for spec in MODEL_INPUT_SPECS if spec.dtype == "str"]
-NUMERIC_COLUMNS = [spec.name for spec in MODEL_INPUT_SPECS if spec.dtype != "str"]
-KEY_COLUMNS = [spec.name for spec in KEY_SPECS]
-LABEL_COLUMN = LABEL_SPEC.name
-TRAINING_SET_COLUMNS = [spec.name for spec in TRAINING_SET_SPECS]
-
-# The leak guard, kept next to the lists it guards: it fails at import if one is ever added.
-_leaks = sorted(set(LEAKAGE_COLUMNS) & set(TRAINING_SET_COLUMNS))
-if _leaks:
-    raise ValueError(f"columns known only after departure in the contract: {_leaks}")
-# The Feast entities' join keys: needed to fetch features, not model inputs themselves.
-ENTITY_KEYS = ["origin", "tailnum", "carrier"]
-
-MODEL_INPUT_CONTRACT = contract_dict(
-    MODEL_INPUT_SPECS,
-    name="flight_delay_model_input",
+CONTRACT = Contract(
+    name="flight_delay",
+    id=KEY_SPECS[0],
+    timestamp=KEY_SPECS[1],
+    period=KEY_SPECS[2],
+    request=REQUEST_SPECS,
+    entity=FEAST_SPECS,
+    label=LABEL_SPEC,
+    # The Feast entities' join keys: needed to fetch features; tailnum is not a model input.
+    entity_keys=("origin", "tailnum", "carrier"),
+    leakage=LEAKAGE_COLUMNS,
     description=f"Request features plus the Feast features of {FEATURE_SERVICE}.",
 )
-TRAINING_SET_CONTRACT = contract_dict(
-    TRAINING_SET_SPECS,
-    name="flight_delay_training_set",
-    description="Keys, model input and label of the flight-delay training set.",
-)
+
+# The names the modules of this project read (derived from CONTRACT: one source).
+MODEL_INPUT_SPECS = CONTRACT.model_input
+TRAINING_SET_SPECS = (*KEY_SPECS, *MODEL_INPUT_SPECS, LABEL_SPEC)
+REQUEST_COLUMNS = CONTRACT.request_columns
+FEAST_FEATURE_COLUMNS = CONTRACT.entity_columns
+FEATURE_COLUMNS = CONTRACT.feature_columns
+CATEGORICAL_COLUMNS = CONTRACT.categorical_columns
+NUMERIC_COLUMNS = CONTRACT.numeric_columns
+KEY_COLUMNS = CONTRACT.key_columns
+LABEL_COLUMN = LABEL_SPEC.name
+TRAINING_SET_COLUMNS = CONTRACT.training_set_columns
+ENTITY_KEYS = list(CONTRACT.entity_keys)
+MODEL_INPUT_CONTRACT = CONTRACT.model_input_dict()
+TRAINING_SET_CONTRACT = CONTRACT.training_set_dict()
 
 
-@cache
 def model_input_schema() -> pa.DataFrameSchema:
     """The pandera schema of the model input (built once, on first use)."""
-    return build_schema(
-        MODEL_INPUT_SPECS,
-        name=MODEL_INPUT_CONTRACT["name"],
-        description=MODEL_INPUT_CONTRACT["description"],
-    )
+    return CONTRACT.model_input_schema()
 
 
-@cache
 def training_set_schema() -> pa.DataFrameSchema:
     """The pandera schema of the training set (built once, on first use)."""
-    return build_schema(
-        TRAINING_SET_SPECS,
-        name=TRAINING_SET_CONTRACT["name"],
-        description=TRAINING_SET_CONTRACT["description"],
-    )
+    return CONTRACT.training_set_schema()

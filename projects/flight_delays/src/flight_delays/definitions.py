@@ -1,45 +1,20 @@
 """Dagster code location of the flight-delay project.
 
-Thin on purpose: every area of the project lives in ``defs/<area>.py`` and exposes ``defs()``;
-this file merges them with the jobs (``jobs.py``).
+Every block is configured in ``defs/`` (one folder or module each) and loaded from there by
+``dg.load_from_defs_folder``; nothing is built when this module is imported.
 """
+
+from pathlib import Path
 
 import dagster as dg
 
-from flight_delays import jobs
-from flight_delays.defs import (
-    bento,
-    comparison,
-    dbt,
-    drift,
-    features,
-    performance,
-    profiles,
-    raw,
-    schedules,
-    sensors,
-    serving,
-    training,
-)
-
 
 def build_defs() -> dg.Definitions:
-    """Merge the definitions of every area with the project's jobs."""
-    return dg.Definitions.merge(
-        raw.defs(),
-        dbt.defs(),
-        features.defs(),
-        profiles.defs(),
-        training.defs(),
-        comparison.defs(),
-        bento.defs(),
-        serving.defs(),
-        drift.defs(),
-        performance.defs(),
-        sensors.defs(),
-        schedules.defs(),
-        dg.Definitions(jobs=jobs.JOBS),
-    )
+    """Every block of ``defs/``, merged."""
+    return dg.load_from_defs_folder(path_within_project=Path(__file__).parent)
 
 
-defs = build_defs()
+@dg.definitions
+def defs() -> dg.Definitions:
+    """The code location's definitions (built when Dagster loads it)."""
+    return build_defs()

@@ -75,9 +75,10 @@ def assemble_training_set(
         flight_id, event_timestamp, flight_month, the model input columns, is_late.
 
     Raises:
-        twelve.features.contracts.ContractViolation: Listing every offending column.
+        twelve.features.validation.ContractViolation: Listing every offending column.
     """
-    from twelve.features.contracts import conform_dtypes, validate_frame
+    from twelve.features.schemas import conform_dtypes
+    from twelve.features.validation import validate_frame
 
     frame = joined.drop(columns=[c for c in JOIN_ONLY_COLUMNS if c in joined])
     ordered = [c for c in contract.TRAINING_SET_COLUMNS if c in frame]

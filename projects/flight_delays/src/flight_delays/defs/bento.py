@@ -9,7 +9,6 @@ import dagster as dg
 from pydantic import Field
 
 from flight_delays import paths as project_paths
-from flight_delays import resources
 from twelve.core.config import load_defaults
 from twelve.deploy import bento as bentos
 from twelve.deploy.bento import BentoBuildError, BentoResource
@@ -120,9 +119,9 @@ def bento(
     )
 
 
+@dg.definitions
 def defs() -> dg.Definitions:
     """The `bento` asset and the resources it uses (`mlflow`, `bentoml`)."""
     return dg.Definitions(
         assets=[bento],
-        resources={"mlflow": resources.mlflow(), "bentoml": resources.bentoml()},
     )

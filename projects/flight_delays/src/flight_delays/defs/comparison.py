@@ -12,7 +12,6 @@ from pathlib import Path
 
 import dagster as dg
 
-from flight_delays import resources
 from flight_delays.config_training import pipeline_specs
 from twelve.core import paths as twelve_paths
 from twelve.training import leaderboard
@@ -132,6 +131,7 @@ def leaderboard_report(
     )
 
 
+@dg.definitions
 def defs() -> dg.Definitions:
     """The leaderboard asset and the shared `mlflow` resource it reads."""
-    return dg.Definitions(assets=[leaderboard_report], resources={"mlflow": resources.mlflow()})
+    return dg.Definitions(assets=[leaderboard_report])

@@ -80,6 +80,7 @@ def build_dbt_assets(project: DbtProject) -> dg.AssetsDefinition:
     return flight_delays_dbt
 
 
+@dg.definitions
 def defs() -> dg.Definitions:
     """The dbt assets and checks, with the ``dbt`` resource they run with."""
     project = dbt_project()

@@ -22,7 +22,7 @@ import dagster as dg
 import pandas as pd
 from pydantic import Field
 
-from flight_delays import contract, resources
+from flight_delays import contract
 from flight_delays import paths as project_paths
 from flight_delays.champion import Champion, current_champion
 from flight_delays.defs.profiles import data_tracking
@@ -341,6 +341,7 @@ def month_drift(
     )
 
 
+@dg.definitions
 def defs() -> dg.Definitions:
     """The `month_drift` asset and the `mlflow` resource it logs its reports with."""
-    return dg.Definitions(assets=[month_drift], resources={"mlflow": resources.mlflow()})
+    return dg.Definitions(assets=[month_drift])

@@ -13,7 +13,7 @@ import time
 import dagster as dg
 import pandas as pd
 
-from flight_delays import contract, resources
+from flight_delays import contract
 from flight_delays import training_set as ts
 from flight_delays.config_features import OnlineFeaturesConfig, TrainingSetConfig, parse_utc
 from twelve.features.feast import FeastResource
@@ -138,10 +138,10 @@ def training_set(
     )
 
 
+@dg.definitions
 def defs() -> dg.Definitions:
     """The Feast and training-set assets with the ``feast`` resource (paths from
     twelve.core.paths)."""
     return dg.Definitions(
         assets=[feast_definitions, online_features, training_set],
-        resources={"feast": resources.feast()},
     )

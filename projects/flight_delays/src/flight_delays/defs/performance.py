@@ -14,7 +14,7 @@ import dagster as dg
 import pandas as pd
 from pydantic import Field
 
-from flight_delays import contract, resources
+from flight_delays import contract
 from flight_delays import paths as project_paths
 from flight_delays.champion import Champion, current_champion
 from flight_delays.defs.drift import month_rows
@@ -167,6 +167,7 @@ def month_performance(
     )
 
 
+@dg.definitions
 def defs() -> dg.Definitions:
     """The `month_performance` asset and the `mlflow` resource it reads the champion with."""
-    return dg.Definitions(assets=[month_performance], resources={"mlflow": resources.mlflow()})
+    return dg.Definitions(assets=[month_performance])

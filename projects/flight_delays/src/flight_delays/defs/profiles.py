@@ -16,7 +16,6 @@ import pandas as pd
 from pydantic import Field
 
 from flight_delays import paths as project_paths
-from flight_delays import resources
 from flight_delays.partitions import monthly_partitions
 from twelve.core import paths as twelve_paths
 from twelve.data.versioning import DvcResource
@@ -270,9 +269,9 @@ def _columns_of(path) -> list[str]:
     return [name for name in pq.read_schema(path).names if not name.startswith("__index_level_")]
 
 
+@dg.definitions
 def defs() -> dg.Definitions:
     """The data-report assets and the resources they use (`mlflow`, `dvc`)."""
     return dg.Definitions(
         assets=[raw_flights_profile, training_set_profile],
-        resources={"mlflow": resources.mlflow(), "dvc": resources.dvc()},
     )

@@ -6,7 +6,7 @@ stale when the content really changed, and any past version can be read back by 
 
 import dagster as dg
 
-from flight_delays import ingest, resources
+from flight_delays import ingest
 from flight_delays import paths as project_paths
 from flight_delays.partitions import monthly_partitions
 from twelve.data.versioning import DvcResource
@@ -60,9 +60,9 @@ def raw_planes(dvc: DvcResource) -> dg.MaterializeResult:
     return _versioned(ingest.read_planes(), project_paths.raw_dir() / "planes.parquet", dvc)
 
 
+@dg.definitions
 def defs() -> dg.Definitions:
     """The raw assets and the DVC resource they version their files with."""
     return dg.Definitions(
         assets=[raw_flights, raw_weather, raw_planes],
-        resources={"dvc": resources.dvc()},
     )

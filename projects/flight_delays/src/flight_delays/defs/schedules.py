@@ -19,6 +19,7 @@ serving_window_hourly = dg.ScheduleDefinition(
 )
 
 
+@dg.definitions
 def defs() -> dg.Definitions:
     """The `serving_window_hourly` schedule."""
     return dg.Definitions(schedules=[serving_window_hourly])

@@ -439,6 +439,7 @@ def drift_retraining(context: dg.SensorEvaluationContext):
     )
 
 
+@dg.definitions
 def defs() -> dg.Definitions:
     """The `drift_retraining` sensor and the jobs it starts (`drift_check`, `retraining`)."""
     return dg.Definitions(sensors=[drift_retraining])

@@ -102,6 +102,7 @@ def serving_skew(context: dg.AssetExecutionContext, config: SkewConfig) -> dg.Ma
     )
 
 
+@dg.definitions
 def defs() -> dg.Definitions:
     """The `serving_skew` asset (no resources: paths come from TWELVE_HOME)."""
     return dg.Definitions(assets=[serving_skew])

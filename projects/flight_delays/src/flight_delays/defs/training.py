@@ -21,7 +21,7 @@ import numpy as np
 import pandas as pd
 from threadpoolctl import threadpool_limits
 
-from flight_delays import contract, resources
+from flight_delays import contract
 from flight_delays import paths as project_paths
 from flight_delays.config_training import (
     EvaluationConfig,
@@ -790,11 +790,11 @@ PIPELINE_ASSETS: dict[str, list[dg.AssetsDefinition]] = {
 trained_model, model_evaluation, model_alias = PIPELINE_ASSETS[pipeline_specs()[0].name]
 
 
+@dg.definitions
 def defs() -> dg.Definitions:
     """The holdout, every configured pipeline's assets and checks, and the `mlflow` and `dvc`
     resources they use."""
     pipelines = [asset for assets in PIPELINE_ASSETS.values() for asset in assets]
     return dg.Definitions(
         assets=[holdout_set, *pipelines],
-        resources={"mlflow": resources.mlflow(), "dvc": resources.dvc()},
     )

@@ -1,6 +1,6 @@
 import pandas as pd
 import pytest
-from twelve.features.contracts import ContractViolation
+from twelve.features.validation import ContractViolation
 
 from {{ cookiecutter.name }}.contract import validate_training_set
 from {{ cookiecutter.name }}.sample_data import ENTITY_KEYS

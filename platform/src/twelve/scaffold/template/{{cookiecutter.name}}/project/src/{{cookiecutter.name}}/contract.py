@@ -6,7 +6,9 @@ model unnoticed. Feast features are nullable float64: a point-in-time join may f
 
 from functools import cache
 
-from twelve.features.contracts import ColumnSpec, build_schema, validate_frame
+from twelve.features.columns import ColumnSpec
+from twelve.features.schemas import build_schema
+from twelve.features.validation import validate_frame
 
 from {{ cookiecutter.name }}.sample_data import ENTITY_KEYS
 
@@ -61,6 +63,6 @@ def validate_training_set(frame):
     """The frame itself when it honours the contract.
 
     Raises:
-        twelve.features.contracts.ContractViolation: naming every offending column.
+        twelve.features.validation.ContractViolation: naming every offending column.
     """
     return validate_frame(frame, training_set_schema())
