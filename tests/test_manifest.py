@@ -6,6 +6,7 @@ import pandas as pd
 import pytest
 
 from twelve.core.config import config_hash
+from twelve.core.files import file_md5, file_sha256
 from twelve.training import manifest
 from twelve.training.manifest import GitState
 
@@ -162,7 +163,7 @@ def test_file_md5_is_the_md5_dvc_records_and_raw_versions_come_from_the_pointers
         path = raw / relative
         pd.DataFrame({"file": [relative]}).to_parquet(path)
         written[relative] = dvc.track(path)
-        assert manifest.file_md5(path) == written[relative]
+        assert file_md5(path) == written[relative]
     assert manifest.raw_input_versions(raw) == written
 
 
@@ -173,4 +174,4 @@ def test_no_tracked_raw_input_is_a_clear_error(tmp_path):
 
 def test_hashing_a_missing_file_names_it(tmp_path):
     with pytest.raises(FileNotFoundError, match=r"uv\.lock"):
-        manifest.file_sha256(tmp_path / "uv.lock")
+        file_sha256(tmp_path / "uv.lock")

@@ -8,11 +8,11 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from twelve.core.files import file_md5
 from twelve.monitoring.profiling import (
     ProfileNotFound,
     ProfileStore,
     column_names,
-    file_md5,
     numeric_histogram,
     profile_frame,
     row_count,
@@ -153,7 +153,7 @@ def test_file_md5_is_the_md5_of_the_bytes(tmp_path):
     path = tmp_path / "data.bin"
     payload = bytes(range(256)) * 10_000
     path.write_bytes(payload)
-    assert file_md5(path, chunk_size=4096) == hashlib.md5(payload).hexdigest()
+    assert file_md5(path) == hashlib.md5(payload).hexdigest()
     with pytest.raises(FileNotFoundError, match=r"missing\.bin"):
         file_md5(tmp_path / "missing.bin")
 

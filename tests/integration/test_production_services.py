@@ -34,7 +34,9 @@ RUN_CONFIG = yaml.safe_load(
 
 @pytest.fixture(scope="module")
 def production(tmp_path_factory):
-    from twelve import local_services, testing
+    import local_services
+
+    from twelve import testing
 
     root = tmp_path_factory.mktemp("production")
     mp = pytest.MonkeyPatch()
@@ -45,10 +47,9 @@ def production(tmp_path_factory):
     with local_services.running(services_dir) as services:
         for name, value in services.environment().items():
             mp.setenv(name, value)
-        from flight_delays import resources
+        from twelve.core.resources import project_resources
 
-        for factory in (resources.dvc, resources.mlflow, resources.feast):
-            factory.cache_clear()
+        project_resources.cache_clear()  # resolved for the production profile from here on
         home = root / "dagster_home"
         home.mkdir()
         shutil.copyfile(REPO_ROOT / "infra" / "production" / "dagster.yaml",
@@ -66,8 +67,7 @@ def production(tmp_path_factory):
         )  # fmt: skip
         yield env, services, instance, summary
         instance.dispose()
-        for factory in (resources.dvc, resources.mlflow, resources.feast):
-            factory.cache_clear()
+        project_resources.cache_clear()
     mp.undo()
     shutil.rmtree(services_dir, ignore_errors=True)
 
@@ -116,11 +116,12 @@ def test_a_past_data_version_reads_back_from_the_s3_remote(production):
 def test_everything_is_still_there_after_postgres_and_redis_restart(production):
     _, services, instance, summary = production
     from flight_delays import resources
+    from twelve.core.resources import project_resources
 
     temp_before = _online_temp("EWR")
     aliases_before = resources.mlflow().aliases_of("flight_delays")
     services.restart_stores()
-    resources.feast.cache_clear()  # a new client: nothing cached in this process survives
+    project_resources.cache_clear()  # new clients: nothing cached in this process survives
     assert len(instance.get_run_records()) == len(summary.steps)
     assert resources.mlflow().aliases_of("flight_delays") == aliases_before
     assert _online_temp("EWR") == temp_before

@@ -14,6 +14,7 @@ from pathlib import Path
 
 from flight_delays import ingest
 from flight_delays.paths import DBT_PROJECT_DIR
+from twelve.core.files import write_parquet
 
 
 def write_raw_slice(
@@ -35,15 +36,13 @@ def write_raw_slice(
     raw = data_dir / "raw"
     written: dict[str, Path] = {}
     for month in months:
-        flights = ingest.read_flights(month)
+        key = f"2013-{month:02d}"
+        flights = ingest.read_flights(key)
         if rename_flight_columns:
             flights = flights.rename(columns=dict(rename_flight_columns))
-        key = f"2013-{month:02d}"
-        written[f"flights-{key}"] = ingest.write_parquet(
-            flights, raw / "flights" / f"{key}.parquet"
-        )
-    written["weather"] = ingest.write_parquet(ingest.read_weather(), raw / "weather.parquet")
-    written["planes"] = ingest.write_parquet(ingest.read_planes(), raw / "planes.parquet")
+        written[f"flights-{key}"] = write_parquet(flights, raw / "flights" / f"{key}.parquet")
+    written["weather"] = write_parquet(ingest.read_weather(), raw / "weather.parquet")
+    written["planes"] = write_parquet(ingest.read_planes(), raw / "planes.parquet")
     return written
 
 

@@ -83,7 +83,9 @@ def built(dbt_feature_slice):
 @pytest.fixture(scope="module")
 def raw_flights() -> pd.DataFrame:
     """The same two months in pandas, for independent computations."""
-    return pd.concat([ingest.read_flights(month) for month in MONTHS], ignore_index=True)
+    return pd.concat(
+        [ingest.read_flights(f"2013-{month:02d}") for month in MONTHS], ignore_index=True
+    )
 
 
 def _features(built, name: str) -> pd.DataFrame:
@@ -146,7 +148,7 @@ def test_late_rate_is_the_share_of_arrivals_over_15_minutes_late(built, raw_flig
 def test_a_known_flight_has_its_utc_departure_and_local_calendar(built):
     events = _features(built, "flight_events").set_index("flight_id")
     # UA 1545 EWR->IAH, 1 Feb 2013 (a Friday); scheduled departures differ by day, so read the raw.
-    raw = ingest.read_flights(2)
+    raw = ingest.read_flights("2013-02")
     row = raw[(raw["carrier"] == "UA") & (raw["day"] == 1) & raw["arr_delay"].notna()].iloc[0]
     flight_id = f"2013-02-01_{row['sched_dep_time']:04d}_UA{row['flight']}_{row['origin']}"
     event = events.loc[flight_id]

@@ -9,7 +9,8 @@ from synthetic_training_set import build_training_set
 from flight_delays.defs import drift as month_drift_defs
 from flight_delays.training_set import training_set_path
 from twelve import testing
-from twelve.monitoring.profiling import ProfileStore, file_md5, profile_frame
+from twelve.core.files import file_md5
+from twelve.monitoring.profiling import ProfileStore, profile_frame
 from twelve.training.tracking import MlflowResource
 
 APRIL, JULY = "2013-04-01", "2013-07-01"

@@ -8,7 +8,8 @@ import pytest
 
 from flight_delays import ingest
 from flight_delays.defs import profiles
-from twelve.monitoring.profiling import ProfileStore, file_md5, row_count
+from twelve.core.files import file_md5, write_parquet
+from twelve.monitoring.profiling import ProfileStore, row_count
 from twelve.training.tracking import MlflowResource
 
 JANUARY = "2013-01-01"
@@ -37,7 +38,7 @@ def _artifacts(mlflow: MlflowResource, run_id: str) -> set[str]:
 def january(twelve_env):
     """The real raw file of January 2013, written and versioned like the raw asset does."""
     path = twelve_env.data_dir / "raw" / "flights" / "2013-01.parquet"
-    ingest.write_parquet(ingest.read_flights(1), path)
+    write_parquet(ingest.read_flights("2013-01"), path)
     return path, twelve_env.dvc().track(path)
 
 
@@ -100,7 +101,7 @@ def test_a_raw_month_is_profiled_reported_and_logged_under_its_dvc_md5(twelve_en
 @pytest.mark.slow
 def test_a_month_that_dvc_does_not_track_fails_clearly(twelve_env):
     path = twelve_env.data_dir / "raw" / "flights" / "2013-02.parquet"
-    ingest.write_parquet(ingest.read_flights(2).head(100), path)
+    write_parquet(ingest.read_flights("2013-02").head(100), path)
 
     result = dg.materialize(
         [profiles.raw_flights_profile],
@@ -119,7 +120,7 @@ def test_a_month_that_dvc_does_not_track_fails_clearly(twelve_env):
 @pytest.mark.slow
 def test_a_month_changed_after_versioning_fails_clearly(twelve_env, january):
     path, md5 = january
-    ingest.write_parquet(ingest.read_flights(1).head(10), path)  # edited behind DVC's back
+    write_parquet(ingest.read_flights("2013-01").head(10), path)  # edited behind DVC's back
 
     result = dg.materialize(
         [profiles.raw_flights_profile],
@@ -138,7 +139,7 @@ def test_a_month_changed_after_versioning_fails_clearly(twelve_env, january):
 
 def _small_training_set() -> pd.DataFrame:
     """A few hundred January flights in the training set's layout (enough to profile)."""
-    flights = ingest.read_flights(1).dropna(subset=["dep_time", "arr_delay"]).head(300)
+    flights = ingest.read_flights("2013-01").dropna(subset=["dep_time", "arr_delay"]).head(300)
     return pd.DataFrame(
         {
             "flight_id": [f"f{i}" for i in range(len(flights))],
@@ -158,7 +159,7 @@ def _small_training_set() -> pd.DataFrame:
 @pytest.mark.slow
 def test_the_training_set_profile_becomes_the_reference(twelve_env):
     path = profiles.training_set_path()
-    ingest.write_parquet(_small_training_set(), path)
+    write_parquet(_small_training_set(), path)
     md5 = file_md5(path)
 
     result = dg.materialize([profiles.training_set_profile], resources={"mlflow": MlflowResource()})

@@ -160,7 +160,7 @@ class DvcResource(dg.ConfigurableResource):
         Raises:
             FileNotFoundError: the file does not exist.
         """
-        from twelve.training.manifest import file_md5
+        from twelve.core.files import file_md5
 
         path = Path(path).resolve()
         if not path.is_file():

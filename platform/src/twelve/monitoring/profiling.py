@@ -25,7 +25,6 @@ This module does not import Dagster, so a BentoML service or a CLI can use it as
 from __future__ import annotations
 
 import functools
-import hashlib
 import json
 import logging
 import math
@@ -334,26 +333,6 @@ def numeric_histogram(
 
 
 # --------------------------------------------------------------------------- hashing
-def file_md5(path: str | Path, chunk_size: int = 1 << 20) -> str:
-    """md5 of a file's bytes, read in chunks (the same value DVC 3 records for a single file).
-
-    Args:
-        path: the file.
-        chunk_size: bytes read at a time.
-
-    Returns:
-        The hex digest.
-    """
-    path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"cannot hash {path}: no such file")
-    digest = hashlib.md5(usedforsecurity=False)
-    with path.open("rb") as stream:
-        while chunk := stream.read(chunk_size):
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
 # --------------------------------------------------------------------------- the store
 @dataclass(frozen=True)
 class StoredProfile:

@@ -583,8 +583,8 @@ def reproduce(
     Raises:
         ReproductionError: no such run, or no manifest.
     """
+    from twelve.core.files import file_sha256
     from twelve.data.versioning import DvcResource
-    from twelve.training import manifest as manifest_lib
     from twelve.training.tracking import MlflowResource
 
     started = time.perf_counter()
@@ -604,9 +604,7 @@ def reproduce(
     outcome.problems += check_manifest(manifest)
     if outcome.problems:
         return outcome
-    outcome.problems += check_environment(
-        manifest, manifest_lib.file_sha256(paths.REPO_ROOT / "uv.lock")
-    )
+    outcome.problems += check_environment(manifest, file_sha256(paths.REPO_ROOT / "uv.lock"))
     if manifest.get("git_dirty"):
         outcome.warnings.append(
             "the run was trained from uncommitted changes (git_dirty): commit "

@@ -52,6 +52,7 @@ log = logging.getLogger(__name__)
 VENDORED_MODULES = (
     "__init__",
     "core/__init__",
+    "core/files",
     "core/paths",
     "features/__init__",
     "features/columns",

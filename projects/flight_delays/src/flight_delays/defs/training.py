@@ -32,9 +32,9 @@ from flight_delays.config_training import (
     pipeline_specs,
     training_config_class,
 )
-from flight_delays.ingest import write_parquet
 from flight_delays.training_set import training_set_path
 from twelve.core import paths as twelve_paths
+from twelve.core.files import file_md5, file_sha256, write_parquet
 from twelve.data.versioning import DvcResource
 from twelve.training import evaluation, manifest, modeling
 from twelve.training.tracking import MlflowResource, MlflowUnavailableError
@@ -162,7 +162,7 @@ def _run_manifest(
         holdout_md5=holdout_md5,
         feature_service=config.feature_service,
         config=config.model_dump(),
-        uv_lock_sha256=manifest.file_sha256(twelve_paths.REPO_ROOT / "uv.lock"),
+        uv_lock_sha256=file_sha256(twelve_paths.REPO_ROOT / "uv.lock"),
         dagster_run_id=context.run.run_id,
     )
 
@@ -223,7 +223,7 @@ def _versioned_inputs(dvc: DvcResource) -> tuple[str, str]:
     holdout_md5 = dvc.version_of(holdout_path())
     if holdout_md5 is None:
         raise dg.Failure(description=f"{holdout_path()} is not versioned: materialize holdout_set")
-    if manifest.file_md5(holdout_path()) != holdout_md5:
+    if file_md5(holdout_path()) != holdout_md5:
         raise dg.Failure(
             description=f"{holdout_path()} changed since it was versioned: "
             "rematerialize holdout_set"

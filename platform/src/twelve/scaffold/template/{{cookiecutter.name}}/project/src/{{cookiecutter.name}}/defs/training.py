@@ -14,6 +14,7 @@ from typing import Any
 
 import dagster as dg
 import pandas as pd
+from twelve.core.files import file_sha256
 from twelve.data.versioning import DvcResource
 from twelve.training import {% if classification %}evaluation, {% endif %}manifest
 from twelve.training.tracking import MlflowResource, MlflowUnavailableError
@@ -95,7 +96,7 @@ def run_manifest(context, config: TrainingConfig, training_md5: str, holdout_md5
         holdout_md5=holdout_md5,
         feature_service=config.feature_service,
         config=config.model_dump(),
-        uv_lock_sha256=manifest.file_sha256(REPO_ROOT / "uv.lock"),
+        uv_lock_sha256=file_sha256(REPO_ROOT / "uv.lock"),
         dagster_run_id=context.run.run_id,
     )
 
