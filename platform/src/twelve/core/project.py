@@ -11,6 +11,7 @@ A project is a Dagster code location (``[tool.dg.project]``) whose blocks are co
     bento = "../../bentos/flight_delay"          # the BentoML service folder
     registered_model = "flight_delays"           # the MLflow model the first pipeline adds to
     data_folder = ""                             # under TWELVE_DATA_DIR ("" = its root)
+    asset_prefix = ""                            # of its asset keys (default: the project name)
     months = ["2013-01", "2013-12"]              # the months the data arrives in
 
 Read when definitions are built (never at import), once per project root.
@@ -77,6 +78,8 @@ class Project:
         bento_dir: Its BentoML service folder.
         registered_model: The MLflow registered model of its first (default) pipeline.
         data_folder: Its folder under ``TWELVE_DATA_DIR`` (empty: the root).
+        asset_prefix: Prefix of its asset keys: asset keys are global to a Dagster instance, so
+            two projects' ``training_set`` must differ (empty: no prefix).
         months: First and last month (``YYYY-MM``) its data arrives in.
     """
 
@@ -90,6 +93,7 @@ class Project:
     bento_dir: Path
     registered_model: str
     data_folder: str = ""
+    asset_prefix: str = ""
     months: tuple[str, str] = ("", "")
     _cache: dict[str, Any] = field(default_factory=dict, compare=False, repr=False, hash=False)
 
@@ -159,6 +163,12 @@ class Project:
             )
         return self._cache["partitions"]
 
+    def key(self, name: str) -> dg.AssetKey:
+        """The asset key of one of the project's assets (``<asset_prefix>/<name>``)."""
+        import dagster as dg
+
+        return dg.AssetKey([self.asset_prefix, name] if self.asset_prefix else [name])
+
     # ------------------------------------------------------------------ where files live
     def data_dir(self) -> Path:
         """``$TWELVE_DATA_DIR/<data_folder>``: the project's data (resolved when asked)."""
@@ -226,5 +236,6 @@ def _load(pyproject: Path) -> Project:
         bento_dir=folders["bento"],
         registered_model=settings.get("registered_model", name),
         data_folder=settings.get("data_folder", ""),
+        asset_prefix=settings.get("asset_prefix", name),
         months=(str(months[0]), str(months[1])),
     )

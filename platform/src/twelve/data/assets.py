@@ -71,7 +71,7 @@ def raw_asset(source: RawSource, project: Project, group: str) -> dg.AssetsDefin
     reader = load_object(source.reader)
 
     @dg.asset(
-        name=source.asset,
+        key=project.key(source.asset),
         partitions_def=project.partitions() if source.monthly else None,
         group_name=group,
         code_version="1",
