@@ -6,12 +6,12 @@ import pytest
 from synthetic_training_set import build_training_set
 
 from flight_delays import contract
-from flight_delays.champion import champion_from_run, current_champion
 from flight_delays.defs import drift as month_drift_defs
 from flight_delays.defs import performance
 from flight_delays.training_set import training_set_path
 from twelve import testing
 from twelve.training import evaluation, modeling
+from twelve.training.champion import champion_from_run, current_champion
 from twelve.training.tracking import MlflowResource
 
 APRIL, JULY = "2013-04-01", "2013-07-01"
@@ -64,7 +64,7 @@ def _materialize(asset, partition: str, **config):
 
 
 def test_the_champion_and_its_training_window_are_read_from_its_run(champion_env):
-    champion = current_champion(MlflowResource())
+    champion = current_champion(MlflowResource(), "flight_delays")
 
     assert champion.label == "flight_delays v1"
     assert champion.months() == ["2013-04"]

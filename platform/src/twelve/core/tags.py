@@ -14,6 +14,15 @@ MONTHLY_CHECK = "monthly_check"
 SERVING_WINDOW = "serving_window"
 # The training set: what retraining starts from.
 TRAINING_SET = "training_set"
+# The training block's assets, one of each per pipeline (PIPELINE names the pipeline): the
+# retraining sensor configures every pipeline of a project by these roles.
+HOLDOUT = "holdout"
+TRAINED_MODEL = "trained_model"
+MODEL_EVALUATION = "model_evaluation"
+MODEL_ALIAS = "model_alias"
+# The deployable artifact of the champion or challenger.
+BENTO = "bento"
+PIPELINE = "twelve/pipeline"
 
 
 def role(name: str) -> dict[str, str]:

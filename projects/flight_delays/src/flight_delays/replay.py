@@ -211,9 +211,12 @@ class Replay:
 
     def _champion(self):
         from flight_delays import resources
-        from flight_delays.champion import current_champion
+        from twelve.core.project import Project
+        from twelve.training.champion import current_champion
 
-        return current_champion(resources.mlflow())
+        return current_champion(
+            resources.mlflow(), Project.of_package("flight_delays").registered_model
+        )
 
     def _champion_label(self) -> str:
         champion = self._champion()

@@ -24,7 +24,6 @@ from pydantic import Field
 
 from flight_delays import contract
 from flight_delays import paths as project_paths
-from flight_delays.champion import Champion, current_champion
 from flight_delays.defs.profiles import data_tracking
 from flight_delays.partitions import monthly_partitions
 from flight_delays.training_set import training_set_path
@@ -32,6 +31,7 @@ from twelve.core import paths as twelve_paths
 from twelve.core.config import load_defaults
 from twelve.core.files import file_md5
 from twelve.monitoring import drift, profiling, reports, skew
+from twelve.training.champion import Champion, current_champion
 from twelve.training.tracking import MlflowResource, MlflowUnavailableError
 
 _DEFAULTS = load_defaults(project_paths.CONF_DIR / "drift.yaml", "drift")
@@ -254,7 +254,7 @@ def month_drift(
         raise dg.Failure(description=f"the training set {path} does not exist: materialize it")
     training_md5 = file_md5(path)
     try:
-        champion = current_champion(mlflow)
+        champion = current_champion(mlflow, "flight_delays")
     except MlflowUnavailableError as error:
         raise dg.Failure(description=str(error)) from error
     try:

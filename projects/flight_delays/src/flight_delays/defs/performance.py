@@ -16,13 +16,13 @@ from pydantic import Field
 
 from flight_delays import contract
 from flight_delays import paths as project_paths
-from flight_delays.champion import Champion, current_champion
 from flight_delays.defs.drift import month_rows
 from flight_delays.defs.profiles import data_tracking
 from flight_delays.partitions import monthly_partitions
 from flight_delays.training_set import training_set_path
 from twelve.core.config import load_defaults
 from twelve.training import evaluation, modeling
+from twelve.training.champion import Champion, current_champion
 from twelve.training.tracking import MlflowResource, MlflowUnavailableError
 
 _DEFAULTS = load_defaults(project_paths.CONF_DIR / "drift.yaml", "performance")
@@ -92,7 +92,7 @@ def month_performance(
 
     month = context.partition_key[:7]
     try:
-        champion = current_champion(mlflow)
+        champion = current_champion(mlflow, "flight_delays")
     except MlflowUnavailableError as error:
         raise dg.Failure(description=str(error)) from error
     if champion is None:

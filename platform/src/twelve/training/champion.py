@@ -3,7 +3,8 @@
 The monthly checks judge an arriving month against the champion (factor 6): its drift against the
 rows the champion was fitted on, and the champion's performance on the month's labels. Both read
 the training window from the champion's MLflow run (``train_first_month``/``train_last_month``,
-logged by ``trained_model``), so a retraining on more months moves the reference with it.
+logged by the training block's ``trained_model``), so a retraining on more months moves the
+reference with it.
 """
 
 from __future__ import annotations
@@ -78,17 +79,13 @@ def champion_from_run(
     )
 
 
-def current_champion(
-    mlflow: MlflowResource, registered_model: str | None = None
-) -> Champion | None:
-    """The champion of ``registered_model`` (default: the default pipeline's), None if none yet.
+def current_champion(mlflow: MlflowResource, registered_model: str) -> Champion | None:
+    """The champion of ``registered_model`` (a project's first pipeline's), None if none yet.
 
     Raises:
         twelve.training.tracking.MlflowUnavailableError: the tracking store does not answer.
     """
-    from flight_delays.config_training import pipeline_specs
-
-    name = registered_model or pipeline_specs()[0].registered_model
+    name = registered_model
     mlflow.ensure_available()
     holder = mlflow.version_by_alias(name, evaluation.CHAMPION)
     if holder is None:
