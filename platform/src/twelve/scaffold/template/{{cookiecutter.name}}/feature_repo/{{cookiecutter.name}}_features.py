@@ -1,8 +1,7 @@
-{% set keys = cookiecutter.entity_keys.split(",") -%}
-"""Feast definitions of {{ cookiecutter.name }}: entities, the activity view, service v1.
+"""Feast definitions of the project: one entity per key, the activity view, the service v1.
 
-The source path is relative to this repo; ``FeastResource`` rebinds ``../data/...`` onto
-``$TWELVE_DATA_DIR/...`` (the dbt model entity_features writes it).
+The source path is relative to this repo; the platform's Feast resource rebinds ``../data/...``
+onto ``$TWELVE_DATA_DIR/...`` (the dbt model ``entity_features`` writes it).
 """
 
 from datetime import timedelta
@@ -10,28 +9,26 @@ from datetime import timedelta
 from feast import Entity, FeatureService, FeatureView, Field, FileSource, ValueType
 from feast.types import Float64
 
-# One module-level name per Feast object: Feast (and twelve.features.feast) collect them by
-# scanning the
-# module's attributes, so objects inside a list would not be registered.
-{%- for key in keys %}
-{{ key }}_entity = Entity(
-    name="{{ cookiecutter.name }}_{{ key }}",
-    join_keys=["{{ key }}"],
-    value_type=ValueType.STRING,
-    description="Entity key {{ key }}.",
-)
-{%- endfor %}
+# Filled in by `twelve new`.
+PROJECT = "{{ cookiecutter.name }}"
+ENTITY_KEYS = "{{ cookiecutter.entity_keys }}".split(",")
+
+# Feast (and the platform) register the objects found as module attributes: one attribute per
+# entity, named after its key.
+entities = {key: Entity(name=f"{PROJECT}_{key}", join_keys=[key], value_type=ValueType.STRING)
+            for key in ENTITY_KEYS}  # fmt: skip
+globals().update({f"{key}_entity": entity for key, entity in entities.items()})
 
 activity_source = FileSource(
-    name="{{ cookiecutter.name }}_entity_features",
-    path="../data/{{ cookiecutter.name }}/features/entity_features.parquet",
+    name=f"{PROJECT}_entity_features",
+    path=f"../data/{PROJECT}/features/entity_features.parquet",
     timestamp_field="event_timestamp",
     description="Entity activity over its days D-7..D-1, stamped at the start of D (dbt).",
 )
 
 activity = FeatureView(
-    name="{{ cookiecutter.name }}_activity",
-    entities=[{% for key in keys %}{{ key }}_entity{% if not loop.last %}, {% endif %}{% endfor %}],
+    name=f"{PROJECT}_activity",
+    entities=list(entities.values()),
     ttl=timedelta(days=7),
     schema=[
         Field(name="amount_mean_7d", dtype=Float64),
@@ -43,7 +40,7 @@ activity = FeatureView(
 )
 
 service_v1 = FeatureService(
-    name="{{ cookiecutter.name }}_v1",
+    name=f"{PROJECT}_v1",
     features=[activity],
-    description="Exactly the Feast features the {{ cookiecutter.name }} model reads.",
+    description="Exactly the Feast features the model reads.",
 )

@@ -1,40 +1,45 @@
+"""The contract refuses what the model must not see, naming the column."""
+
 import pandas as pd
 import pytest
-from twelve.features.validation import ContractViolation
-
-from {{ cookiecutter.name }}.contract import validate_training_set
-from {{ cookiecutter.name }}.sample_data import ENTITY_KEYS
+from twelve.features.validation import ContractViolation, validate_frame
 
 
-def valid_training_set(rows: int = 4) -> pd.DataFrame:
-    frame = pd.DataFrame({"event_id": [f"e{i}" for i in range(rows)]})
-    for key in ENTITY_KEYS:
-        frame[key] = [f"{key}_{i}" for i in range(rows)]
-    frame["event_timestamp"] = pd.date_range("2024-01-01", periods=rows, freq="h", tz="UTC")
+def valid_training_set(contract, rows: int = 4) -> pd.DataFrame:
+    """Rows that honour the training-set contract (whatever the entity keys and label type)."""
+    frame = pd.DataFrame({contract.id.name: [f"e{i}" for i in range(rows)]})
+    frame[contract.timestamp.name] = pd.date_range("2024-01-01", periods=rows, freq="h", tz="UTC")
+    frame[contract.period.name] = "2024-01"
     frame["amount"] = 50.0
     frame["amount_mean_7d"] = [40.0, None, 60.0, 55.0][:rows]
     frame["visits_mean_7d"] = 2.0
     frame["events_7d"] = 3.0
-{%- if cookiecutter.problem_type == "classification" %}
-    frame["label"] = [0, 1, 0, 1][:rows]
-{%- else %}
-    frame["label"] = [1.5, 2.0, 0.5, 3.0][:rows]
-{%- endif %}
+    label = contract.label
+    frame[label.name] = [0, 1, 0, 1][:rows] if label.dtype == "int64" else [1.5, 2.0, 0.5, 3.0][:rows]
     return frame
 
 
-def test_a_valid_training_set_passes():
-    frame = valid_training_set()
-    assert validate_training_set(frame) is frame
+def test_a_valid_training_set_passes(project):
+    frame = valid_training_set(project.contract)
+    assert list(frame.columns) == project.contract.training_set_columns
+    assert validate_frame(frame, project.contract.training_set_schema()) is frame
 
 
-@pytest.mark.parametrize("column", ["amount", "label", ENTITY_KEYS[0]])
-def test_a_missing_column_is_named(column):
-    with pytest.raises(ContractViolation, match=column):
-        validate_training_set(valid_training_set().drop(columns=[column]))
+@pytest.mark.parametrize("column", ["amount", "label", "event_month"])
+def test_a_missing_column_is_named(project, column):
+    frame = valid_training_set(project.contract).drop(columns=[column])
+    with pytest.raises(ContractViolation, match=f"column '{column}' is missing"):
+        validate_frame(frame, project.contract.training_set_schema())
 
 
-def test_an_unlisted_column_is_refused():
-    frame = valid_training_set().assign(leaked_outcome=1.0)
+def test_an_unlisted_column_is_refused(project):
+    frame = valid_training_set(project.contract).assign(leaked_outcome=1.0)
     with pytest.raises(ContractViolation, match="leaked_outcome"):
-        validate_training_set(frame)
+        validate_frame(frame, project.contract.training_set_schema())
+
+
+def test_a_negative_amount_is_out_of_range(project):
+    frame = valid_training_set(project.contract)
+    frame.loc[0, "amount"] = -1.0
+    with pytest.raises(ContractViolation, match="column 'amount' has 1 value"):
+        validate_frame(frame, project.contract.training_set_schema())

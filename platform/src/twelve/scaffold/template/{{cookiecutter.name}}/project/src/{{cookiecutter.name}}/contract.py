@@ -1,68 +1,47 @@
-"""The training-set contract (factor 5), checked before the training set is written.
+"""The model contract (factor 2): what the model reads, checked in training and at serving.
 
-Strict: a column that is not listed is refused, so a renamed or leaked column cannot reach the
-model unnoticed. Feast features are nullable float64: a point-in-time join may find no history.
+Keys, one request feature (``amount``, sent by the caller), the Feast features of the entities
+(``<entity key>`` -> activity of its last 7 days) and the label. Both contracts built from it are
+strict: a column that is not listed is refused, so a renamed or leaked column cannot reach the
+model unnoticed. Feast features are nullable floats: an entity may have no history yet.
 """
 
-from functools import cache
-
 from twelve.features.columns import ColumnSpec
-from twelve.features.schemas import build_schema
-from twelve.features.validation import validate_frame
+from twelve.features.contract import Contract, month_column
 
-from {{ cookiecutter.name }}.sample_data import ENTITY_KEYS
+# Filled in by `twelve new` (the names of this project; the code below is the same for all).
+NAME = "{{ cookiecutter.name }}"
+PROBLEM_TYPE = "{{ cookiecutter.problem_type }}"
+ENTITY_KEYS = tuple("{{ cookiecutter.entity_keys }}".split(","))
 
-FEATURE_SERVICE = "{{ cookiecutter.name }}_v1"
-LABEL = "label"
-REQUEST_FEATURES = ("amount",)
-FEAST_FEATURES = ("amount_mean_7d", "visits_mean_7d", "events_7d")
-MODEL_INPUT = (*REQUEST_FEATURES, *FEAST_FEATURES)
+LABELS = {
+    "classification": ColumnSpec(
+        "label", "int64", min_value=0, max_value=1, description="The outcome (0/1)."
+    ),
+    "regression": ColumnSpec("label", "float64", description="The value to predict."),
+}
 
-KEY_SPECS = (
-    ColumnSpec("event_id", "str", unique=True, description="One labelled event."),
-    *(ColumnSpec(key, "str", description=f"Entity key {key}.") for key in ENTITY_KEYS),
-    ColumnSpec("event_timestamp", "datetime64[ns, UTC]", description="When the event happened."),
+
+def _activity(name: str, description: str) -> ColumnSpec:
+    return ColumnSpec(name, "float64", nullable=True, min_value=0, description=description)
+
+
+CONTRACT = Contract(
+    name=NAME,
+    id=ColumnSpec("event_id", "str", unique=True, description="One labelled event."),
+    timestamp=ColumnSpec(
+        "event_timestamp", "datetime64[ns, UTC]", description="When the event happened (UTC)."
+    ),
+    period=month_column("event_month", "Month of the event (UTC), YYYY-MM."),
+    request=(
+        ColumnSpec("amount", "float64", min_value=0, description="Request feature: the amount."),
+    ),
+    entity=(
+        _activity("amount_mean_7d", "Mean daily amount of the entity over its last 7 days."),
+        _activity("visits_mean_7d", "Mean daily visits of the entity over its last 7 days."),
+        _activity("events_7d", "Events of the entity over its last 7 days."),
+    ),
+    label=LABELS[PROBLEM_TYPE],
+    entity_keys=ENTITY_KEYS,
+    description=f"The amount of an event plus the Feast features of {NAME}_v1.",
 )
-FEATURE_SPECS = (
-    ColumnSpec("amount", "float64", min_value=0, description="Request feature: the amount."),
-    ColumnSpec("amount_mean_7d", "float64", nullable=True, min_value=0,
-               description="Mean daily amount of the entity over its last 7 active days."),
-    ColumnSpec("visits_mean_7d", "float64", nullable=True, min_value=0,
-               description="Mean daily visits of the entity over its last 7 active days."),
-    ColumnSpec("events_7d", "float64", nullable=True, min_value=0,
-               description="Events of the entity over its last 7 active days."),
-)  # fmt: skip
-{%- if cookiecutter.problem_type == "classification" %}
-LABEL_SPEC = ColumnSpec(LABEL, "int64", min_value=0, max_value=1, description="The outcome (0/1).")
-{%- else %}
-LABEL_SPEC = ColumnSpec(LABEL, "float64", description="The value to predict.")
-{%- endif %}
-
-
-@cache
-def training_set_schema():
-    """The pandera schema of the training set (built on first use)."""
-    return build_schema(
-        (*KEY_SPECS, *FEATURE_SPECS, LABEL_SPEC),
-        name="{{ cookiecutter.name }}_training_set",
-        description="Labelled events with their point-in-time features.",
-    )
-
-
-@cache
-def model_input_schema():
-    """The contract of the model input (request + Feast features): what the bento checks."""
-    return build_schema(
-        FEATURE_SPECS,
-        name="{{ cookiecutter.name }}_model_input",
-        description="One row the model scores: its request and Feast features.",
-    )
-
-
-def validate_training_set(frame):
-    """The frame itself when it honours the contract.
-
-    Raises:
-        twelve.features.validation.ContractViolation: naming every offending column.
-    """
-    return validate_frame(frame, training_set_schema())

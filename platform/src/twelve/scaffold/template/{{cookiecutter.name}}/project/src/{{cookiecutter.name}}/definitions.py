@@ -1,41 +1,21 @@
-"""The Dagster code location: merges every area's ``defs()`` and adds the job."""
+"""The project's Dagster code location: every block is configured in ``defs/``.
+
+Each folder of ``defs/`` configures one block of the twelve platform (its ``defs.yaml``); what
+is the project's own lives beside this file: its contract (``contract.py``) and the reader of its
+source (``ingest.py``). Nothing is built when this module is imported.
+"""
+
+from pathlib import Path
 
 import dagster as dg
 
-from {{ cookiecutter.name }}.defs import (
-    bento,
-    comparison,
-    dbt,
-    drift,
-    features,
-    profiles,
-    raw,
-    training,
-)
-
-golden_path_job = dg.define_asset_job(
-    "golden_path",
-    selection=dg.AssetSelection.all(),
-    description=(
-        "raw -> dbt -> Feast -> training set -> holdout -> model (MLflow) -> evaluation (gate) "
-        "-> alias -> bento, with the data reports and the leaderboard."
-    ),
-)
-
 
 def build_defs() -> dg.Definitions:
-    """Merge the definitions of every area with the project's job."""
-    return dg.Definitions.merge(
-        raw.defs(),
-        dbt.defs(),
-        features.defs(),
-        profiles.defs(),
-        training.defs(),
-        comparison.defs(),
-        bento.defs(),
-        drift.defs(),
-        dg.Definitions(jobs=[golden_path_job]),
-    )
+    """Every block of ``defs/``, merged."""
+    return dg.load_from_defs_folder(path_within_project=Path(__file__).parent)
 
 
-defs = build_defs()
+@dg.definitions
+def defs() -> dg.Definitions:
+    """The code location's definitions (built when Dagster loads it)."""
+    return build_defs()

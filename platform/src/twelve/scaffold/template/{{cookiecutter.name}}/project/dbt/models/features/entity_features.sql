@@ -1,21 +1,22 @@
 -- Per entity and day D, stamped at the start of D (UTC): statistics of the entity's last 7 active
 -- days before D. Only days before D are used, so a value is known at its stamp (no leakage).
+{%- set keys = var('entity_keys') %}
 with daily as (
     select
-{%- for key in cookiecutter.entity_keys.split(",") %}
+{%- for key in keys %}
         {{ key }},
 {%- endfor %}
         date_trunc('day', event_timestamp) as day,
         sum(amount) as amount,
         sum(visits) as visits,
         count(*) as events
-    from {% raw %}{{ ref('stg_events') }}{% endraw %}
+    from {{ ref('stg_events') }}
     group by all
 ),
 
 days as (
     select distinct
-{%- for key in cookiecutter.entity_keys.split(",") %}
+{%- for key in keys %}
         {{ key }},
 {%- endfor %}
         day + interval 1 day as day
@@ -23,7 +24,7 @@ days as (
 )
 
 select
-{%- for key in cookiecutter.entity_keys.split(",") %}
+{%- for key in keys %}
     d.{{ key }},
 {%- endfor %}
     d.day as event_timestamp,
@@ -32,7 +33,7 @@ select
     cast(sum(h.events) as double) as events_7d
 from days as d
 inner join daily as h
-    on {% for key in cookiecutter.entity_keys.split(",") %}{% if not loop.first %} and {% endif %}h.{{ key }} = d.{{ key }}{% endfor %}
+    on {% for key in keys %}{% if not loop.first %} and {% endif %}h.{{ key }} = d.{{ key }}{% endfor %}
     and h.day < d.day
     and h.day >= d.day - interval 7 day
 group by all

@@ -1,10 +1,12 @@
--- The labelled events the training set is built from: keys, time, request feature, label.
+-- The labelled events the training set is built from: keys, time, its month, request feature,
+-- label (the join keys ride along for Feast and are dropped from the training set).
 select
     event_id,
-{%- for key in cookiecutter.entity_keys.split(",") %}
+{%- for key in var('entity_keys') %}
     {{ key }},
 {%- endfor %}
     event_timestamp,
+    strftime(event_timestamp, '%Y-%m') as event_month,
     amount,
     label
-from {% raw %}{{ ref('stg_events') }}{% endraw %}
+from {{ ref('stg_events') }}

@@ -1,11 +1,11 @@
 -- One row per raw event, typed; nothing dropped silently (the tests below count on it).
 select
     event_id,
-{%- for key in cookiecutter.entity_keys.split(",") %}
+{%- for key in var('entity_keys') %}
     {{ key }},
 {%- endfor %}
     cast(event_timestamp as timestamp with time zone) as event_timestamp,
     cast(amount as double) as amount,
     cast(visits as bigint) as visits,
     label
-from {% raw %}{{ source('raw', 'events') }}{% endraw %}
+from {{ source('raw', 'events') }}

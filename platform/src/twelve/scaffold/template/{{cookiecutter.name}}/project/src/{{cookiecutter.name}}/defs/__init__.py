@@ -1,1 +1,1 @@
-"""The areas of the code location; each module exposes ``defs()``."""
+"""The blocks of the project, one folder each (loaded by dg.load_from_defs_folder)."""
