@@ -61,7 +61,8 @@ COMPARED_METRICS = (
     "precision",
     "recall",
     "baseline_roc_auc",
-    "train_late_rate",
+    "train_label_mean",
+    "train_late_rate",  # its name in runs made before the training block was a library block
 )
 # Manifest entries that must be equal (the reproduced run's own ids, time stamps differ).
 COMPARED_MANIFEST_KEYS = (
@@ -470,7 +471,7 @@ def run_training(
     *,
     log_file: Path,
 ) -> dict[str, Any]:
-    """Materialize ``assets`` of ``<project>.defs.training`` from ``env.code_dir``, isolated.
+    """Materialize ``assets`` of ``<project>.definitions`` from ``env.code_dir``, isolated.
 
     The subprocess imports the project and the platform from the checkout (``PYTHONPATH``
     before the installed ones), with the isolated roots in its environment.
@@ -568,7 +569,7 @@ def reproduce(
 
     Args:
         run_id: the MLflow run to reproduce.
-        project: the project package (its ``defs/training.py`` is run).
+        project: the project package (its training block's ``trained_model`` is run).
         mlflow_resource: the store holding the run (default: the embedded one).
         dvc: the DVC repository and remote holding its data (default: the project's).
         repo: the git repository holding its commit (default: this checkout).
