@@ -391,10 +391,40 @@ import json, sys, time
 spec = json.loads(sys.argv[1])
 import dagster as dg
 from importlib import import_module
-module = import_module(spec["module"])
-if not module.__file__.startswith(spec["code_dir"]):
-    raise SystemExit(f"{spec['module']} was imported from {module.__file__}, not the checkout")
-defs = module.build_defs() if hasattr(module, "build_defs") else module.defs
+from pathlib import Path
+
+
+def imported(name):
+    module = import_module(name)
+    if not module.__file__.startswith(spec["code_dir"]):
+        raise SystemExit(f"{name} was imported from {module.__file__}, not the checkout")
+    return module
+
+
+def training_defs():
+    # Only the training block and its stores when the commit configures the library's block: a
+    # checkout has no prepared dbt manifest (git-ignored), and training needs no other block.
+    root = Path(spec["code_dir"]) / "projects" / spec["project"]
+    block = root / "src" / spec["project"] / "defs" / "training" / "defs.yaml"
+    if not block.is_file():
+        module = imported(spec["module"])
+        return module.build_defs() if hasattr(module, "build_defs") else module.defs
+    import yaml
+    from twelve.core import resources
+    from twelve.core.project import Project
+
+    settings = yaml.safe_load(block.read_text())
+    module_name, _, class_name = settings["type"].rpartition(".")
+    component = getattr(imported(module_name), class_name)
+    project = Project.load(root)
+    stores = {"mlflow": resources.mlflow_for(project), "dvc": resources.dvc_for(project)}
+    return dg.Definitions.merge(
+        component.resolve_from_dict(settings.get("attributes") or {}).defs_for(project),
+        dg.Definitions(resources=stores),
+    )
+
+
+defs = training_defs()
 keys = {key.to_user_string() for assets in defs.assets for key in assets.keys}
 missing = [key for key in spec["assets"] if key not in keys]
 if missing:
@@ -484,6 +514,7 @@ def run_training(
     """
     result_path = log_file.with_suffix(".json")
     spec = {
+        "project": project,
         "module": f"{project}.definitions",
         "code_dir": str(env.code_dir),
         "assets": list(assets),
