@@ -13,10 +13,9 @@ from typing import Any
 
 import dagster as dg
 
-from twelve.training import evaluation, inputs, promotion
+from twelve.training import inputs, promotion
 from twelve.training.block import MODEL_EVALUATION, TrainingBlock
 from twelve.training.config import PipelineSpec, PromotionConfig
-from twelve.training.evaluation_step import fact
 from twelve.training.tracking import MlflowResource
 
 # What the evaluation must have recorded for the rule to be applied.
@@ -54,7 +53,7 @@ def alias(
     key = block.key(MODEL_EVALUATION, spec)
     evaluated = inputs.latest_metadata(context, key)
     for name in _NEEDED:
-        fact(evaluated, name, key)
+        inputs.fact(evaluated, name, key)
     name, version = evaluated["registered_model"], str(evaluated["model_version"])
     before = mlflow.aliases_of(name)
     held = sorted(alias for alias, holder in before.items() if str(holder) == version)
@@ -71,7 +70,7 @@ def alias(
         )
     metric = block.metric
     measured = evaluated_from(evaluated, metric.name)
-    current = before.get(evaluation.CHAMPION)
+    current = before.get(promotion.CHAMPION)
     decision = promotion.decide(
         metric, measured, None if current is None else str(current), config.promotion_margin
     )

@@ -4,7 +4,8 @@
 (blocking gate checks) -> ``model_alias<suffix>``; the ``leaderboard`` after every evaluation.
 Every key carries the project's asset prefix; every asset is tagged with its role (and its
 pipeline), by which jobs and the retraining sensor find them in any project. The work is in
-``train_step``, ``evaluation_step``, ``alias_step`` and ``leaderboard_step``.
+``train_step``, ``evaluation_step``, ``alias_step`` and ``leaderboard_step``, imported when an
+asset runs: building the definitions loads neither scikit-learn nor matplotlib.
 """
 
 # No `from __future__ import annotations`: Dagster inspects the real parameter annotations.
@@ -12,9 +13,8 @@ pipeline), by which jobs and the retraining sensor find them in any project. The
 import dagster as dg
 
 from twelve.core import tags
-from twelve.core.files import write_parquet
 from twelve.data.versioning import DvcResource
-from twelve.training import alias_step, evaluation_step, inputs, leaderboard_step, train_step
+from twelve.training import promotion
 from twelve.training.block import (
     HOLDOUT_SET,
     LEADERBOARD,
@@ -31,13 +31,31 @@ from twelve.training.config import (
     PromotionConfig,
     TrainingConfig,
 )
-from twelve.training.modeling import rows_of_months
 from twelve.training.tracking import MlflowResource
 
 
 def _role(role: str, spec: PipelineSpec | None = None) -> dict[str, str]:
     found = tags.role(role)
     return found if spec is None else {**found, tags.PIPELINE: spec.name}
+
+
+def gate_check_specs(block: TrainingBlock, spec: PipelineSpec) -> list[dg.AssetCheckSpec]:
+    """The two blocking checks of a pipeline's evaluation."""
+    key, metric = block.key(MODEL_EVALUATION, spec), block.metric.name
+    return [
+        dg.AssetCheckSpec(
+            promotion.BEATS_BASELINE,
+            asset=key,
+            blocking=True,
+            description=f"The candidate's {metric} beats the naive baseline's.",
+        ),
+        dg.AssetCheckSpec(
+            promotion.MEETS_REQUIRED_SCORE,
+            asset=key,
+            blocking=True,
+            description=f"The candidate's {metric} meets the configured required_score.",
+        ),
+    ]
 
 
 def holdout_asset(block: TrainingBlock, config_class: type[HoldoutConfig]) -> dg.AssetsDefinition:
@@ -63,6 +81,10 @@ def holdout_asset(block: TrainingBlock, config_class: type[HoldoutConfig]) -> dg
         version, goes into every run manifest, and lets the evaluation read back exactly this
         version even after the file has been replaced.
         """
+        from twelve.core.files import write_parquet
+        from twelve.training import inputs
+        from twelve.training.modeling import rows_of_months
+
         frame = inputs.read_parquet(project.training_set_path(), "the training set")
         holdout = rows_of_months(frame, [config.month], column=period)
         path = write_parquet(holdout, project.holdout_path())
@@ -118,6 +140,8 @@ fails after the version was created, the version is deleted and the run marked f
         mlflow: MlflowResource,
         dvc: DvcResource,
     ) -> dg.MaterializeResult:
+        from twelve.training import train_step
+
         return train_step.train(context, config, mlflow, dvc, block, spec)
 
     return trained_model
@@ -139,7 +163,7 @@ def evaluation_asset(
         code_version="1",
         kinds={"mlflow"},
         tags=_role(tags.MODEL_EVALUATION, spec),
-        check_specs=evaluation_step.gate_check_specs(block, spec),
+        check_specs=gate_check_specs(block, spec),
         description=f"""The newest model version of the {_who(block, spec)} scored on the
 versioned holdout, next to the naive baseline and the current champion scored on the same holdout.
 
@@ -155,6 +179,8 @@ was. The outcome is also recorded on the model version (`twelve.gate`) and its r
         mlflow: MlflowResource,
         dvc: DvcResource,
     ) -> dg.MaterializeResult:
+        from twelve.training import evaluation_step
+
         return evaluation_step.evaluate(context, config, mlflow, dvc, block, spec)
 
     return model_evaluation
@@ -186,6 +212,8 @@ metadata and in the version's tags (`twelve.promotion`, `twelve.promotion_reason
     def model_alias(
         context: dg.AssetExecutionContext, config: config_class, mlflow: MlflowResource
     ) -> dg.MaterializeResult:
+        from twelve.training import alias_step
+
         return alias_step.alias(context, config, mlflow, block, spec)
 
     return model_alias
@@ -212,6 +240,8 @@ MLflow (experiment `<experiment>_leaderboard`).""",
     def leaderboard(
         context: dg.AssetExecutionContext, mlflow: MlflowResource
     ) -> dg.MaterializeResult:
+        from twelve.training import leaderboard_step
+
         return leaderboard_step.rank(context, mlflow, block)
 
     return leaderboard

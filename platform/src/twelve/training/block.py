@@ -7,11 +7,12 @@ from typing import TYPE_CHECKING
 
 from twelve.core.project import Project
 from twelve.training.config import PipelineSpec
-from twelve.training.promotion import Metric
-from twelve.training.scoring import Scoring
+from twelve.training.promotion import Metric, metric_of
 
 if TYPE_CHECKING:
     import dagster as dg
+
+    from twelve.training.scoring import Scoring
 
 HOLDOUT_SET, TRAINING_SET, LEADERBOARD = "holdout_set", "training_set", "leaderboard"
 TRAINED_MODEL, MODEL_EVALUATION, MODEL_ALIAS = "trained_model", "model_evaluation", "model_alias"
@@ -37,24 +38,16 @@ class TrainingBlock:
     @property
     def scoring(self) -> Scoring:
         """The answers and metrics of the project's problem type."""
+        # scikit-learn and matplotlib load when a model is scored, not when definitions load.
+        from twelve.training.scoring import Scoring
+
         return Scoring(self.project.problem_type)
 
     @property
     def metric(self) -> Metric:
         """The primary metric and its direction."""
-        return self.scoring.metric
+        return metric_of(self.project.problem_type)
 
     def key(self, base: str, spec: PipelineSpec | None = None) -> dg.AssetKey:
         """The asset key of ``base`` (of a pipeline: with its suffix), with the project prefix."""
         return self.project.key(spec.asset(base) if spec is not None else base)
-
-    def pipeline(self, name: str) -> PipelineSpec:
-        """The pipeline called ``name``.
-
-        Raises:
-            KeyError: no such pipeline (the configured ones are listed).
-        """
-        for spec in self.pipelines:
-            if spec.name == name:
-                return spec
-        raise KeyError(f"no pipeline '{name}'; configured: {[s.name for s in self.pipelines]}")

@@ -32,7 +32,7 @@ from pydantic import Field
 
 from twelve.core.config import with_defaults
 from twelve.core.project import Project
-from twelve.training import assets, modeling
+from twelve.training import assets
 from twelve.training.block import TrainingBlock
 from twelve.training.config import (
     EvaluationConfig,
@@ -107,6 +107,8 @@ class Training(dg.Component, dg.Model, dg.Resolvable):
 
     def block_for(self, project: Project) -> TrainingBlock:
         """The validated block: its pipelines fit the project's problem type."""
+        from twelve.training import modeling  # scikit-learn: only to check the estimators' names
+
         specs = parse_pipelines(self.pipelines)
         for spec in specs:
             try:

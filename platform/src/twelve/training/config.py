@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -289,14 +289,3 @@ def first_training_month(graph: AssetGraph) -> str:
 def _config_default(assets_def: Any, field: str) -> Any:
     config_type = assets_def.node_def.config_schema.as_field().config_type
     return config_type.fields[field].default_value
-
-
-def role_tags(role: str, pipeline: str | None = None) -> dict[str, str]:
-    """The tags of a training-block asset: its role, and its pipeline when it has one."""
-    found = tags.role(role)
-    return found if pipeline is None else {**found, tags.PIPELINE: pipeline}
-
-
-def pipelines_of(specs: Iterable[PipelineSpec]) -> list[str]:
-    """The pipelines' names (for messages)."""
-    return [spec.name for spec in specs]

@@ -30,7 +30,11 @@ from sklearn.metrics import (
     root_mean_squared_error,
 )
 
-CHAMPION, CHALLENGER = "champion", "challenger"
+# The registry aliases: their home is the promotion rule; re-exported for the modules that
+# scored models before it existed.
+from twelve.training.promotion import CHALLENGER as CHALLENGER
+from twelve.training.promotion import CHAMPION as CHAMPION
+
 # What every training run logs about its holdout predictions (leaderboard, reproduction).
 PREDICTIONS_ARTIFACT = "evaluation/holdout_predictions.parquet"
 ROC_POINTS_ARTIFACT = "evaluation/roc_points.json"

@@ -15,46 +15,15 @@ import pandas as pd
 
 from twelve.data.versioning import DvcResource
 from twelve.training import evaluation, fitting, inputs, promotion
-from twelve.training.block import MODEL_EVALUATION, TRAINED_MODEL, TrainingBlock
+from twelve.training.block import TRAINED_MODEL, TrainingBlock
 from twelve.training.config import EvaluationConfig, PipelineSpec
 from twelve.training.tracking import MlflowResource
 from twelve.training.train_step import ensure_available
 
 
-def gate_check_specs(block: TrainingBlock, spec: PipelineSpec) -> list[dg.AssetCheckSpec]:
-    """The two blocking checks of a pipeline's evaluation."""
-    key, metric = block.key(MODEL_EVALUATION, spec), block.metric.name
-    return [
-        dg.AssetCheckSpec(
-            promotion.BEATS_BASELINE,
-            asset=key,
-            blocking=True,
-            description=f"The candidate's {metric} beats the naive baseline's.",
-        ),
-        dg.AssetCheckSpec(
-            promotion.MEETS_REQUIRED_SCORE,
-            asset=key,
-            blocking=True,
-            description=f"The candidate's {metric} meets the configured required_score.",
-        ),
-    ]
-
-
-def fact(metadata: dict[str, Any], name: str, asset: dg.AssetKey) -> Any:
-    """One fact of an upstream asset's latest metadata.
-
-    Raises:
-        dg.Failure: the fact is missing (materialized by an older version of the block).
-    """
-    if name not in metadata:
-        raise dg.Failure(
-            description=f"the latest materialization of '{asset.to_user_string()}' has no "
-            f"'{name}': materialize it again with this version of the training block"
-        )
-    return metadata[name]
-
-
-def _scores(block, mlflow, trained, holdout) -> tuple[dict, dict, Any, dict | None]:
+def _scores(
+    block: TrainingBlock, mlflow: MlflowResource, trained: dict[str, Any], holdout: pd.DataFrame
+) -> tuple[dict, dict, Any, dict | None]:
     """The candidate's, the baseline's and the champion's metrics on the holdout."""
     scoring, contract = block.scoring, block.project.contract
     name, version = trained["registered_model"], str(trained["model_version"])
@@ -71,7 +40,7 @@ def _scores(block, mlflow, trained, holdout) -> tuple[dict, dict, Any, dict | No
         holdout, float(trained["train_label_mean"]), block.baseline_column
     )
     baseline = scoring.metrics(labels, baseline_answers, threshold)
-    champion = mlflow.version_by_alias(name, evaluation.CHAMPION)
+    champion = mlflow.version_by_alias(name, promotion.CHAMPION)
     champion_metrics = None
     if champion is not None:
         same = str(champion.version) == version
@@ -93,7 +62,7 @@ def evaluate(
     model_key = block.key(TRAINED_MODEL, spec)
     trained = inputs.latest_metadata(context, model_key)
     for name in ("registered_model", "model_version", "holdout_md5", "train_label_mean"):
-        fact(trained, name, model_key)
+        inputs.fact(trained, name, model_key)
     name, version = trained["registered_model"], str(trained["model_version"])
     ensure_available(mlflow)
     holdout = inputs.holdout_version(dvc, str(trained["holdout_md5"]))
@@ -142,7 +111,14 @@ def evaluate(
     )
 
 
-def _record(mlflow, trained, metric: str, baseline, champion_metrics, checks) -> None:
+def _record(
+    mlflow: MlflowResource,
+    trained: dict[str, Any],
+    metric: str,
+    baseline: dict[str, float],
+    champion_metrics: dict[str, float] | None,
+    checks: list[promotion.GateCheck],
+) -> None:
     """The gate's outcome on the model version, the comparison's scores on its run."""
     name, version = trained["registered_model"], str(trained["model_version"])
     passed = all(check.passed for check in checks)

@@ -45,6 +45,20 @@ def latest_metadata(context: dg.AssetExecutionContext, key: dg.AssetKey) -> dict
     return {name: value.value for name, value in event.asset_materialization.metadata.items()}
 
 
+def fact(metadata: dict[str, Any], name: str, asset: dg.AssetKey) -> Any:
+    """One fact of an upstream asset's latest metadata.
+
+    Raises:
+        dg.Failure: the fact is missing (materialized by an older version of the block).
+    """
+    if name not in metadata:
+        raise dg.Failure(
+            description=f"the latest materialization of '{asset.to_user_string()}' has no "
+            f"'{name}': materialize it again with this version of the training block"
+        )
+    return metadata[name]
+
+
 def check_feature_service(
     context: dg.AssetExecutionContext, training_set: dg.AssetKey, configured: str
 ) -> None:

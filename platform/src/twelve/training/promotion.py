@@ -21,8 +21,8 @@ import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from twelve.training.evaluation import CHALLENGER, CHAMPION
-
+# The registry aliases a candidate can get.
+CHAMPION, CHALLENGER = "champion", "challenger"
 # Names of the gate's checks: the Dagster asset checks of each model_evaluation carry them.
 BEATS_BASELINE = "beats_naive_baseline"
 MEETS_REQUIRED_SCORE = "meets_required_score"
@@ -51,6 +51,15 @@ class Metric:
     def needed_to_promote(self, champion: float, margin: float) -> float:
         """The score a challenger needs to take the champion's place."""
         return champion + margin if self.higher_is_better else champion - margin
+
+
+def metric_of(problem_type: str) -> Metric:
+    """The primary metric of a problem type: ROC AUC (higher is better) or RMSE (lower is)."""
+    if problem_type == "classification":
+        return Metric("roc_auc", higher_is_better=True)
+    if problem_type == "regression":
+        return Metric("rmse", higher_is_better=False)
+    raise ValueError(f"problem type {problem_type!r} is not classification or regression")
 
 
 def score_of(metrics: Mapping[str, float], metric: str, whose: str) -> float:

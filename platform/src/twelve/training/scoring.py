@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 
 from twelve.training import evaluation
-from twelve.training.promotion import Metric
+from twelve.training.promotion import Metric, metric_of
 
 PROBLEM_TYPES = ("classification", "regression")
 # Metrics shown side by side in the evaluation's comparison table.
@@ -51,7 +51,7 @@ class Scoring:
     @property
     def metric(self) -> Metric:
         """The primary metric: ROC AUC (higher is better) or RMSE (lower is better)."""
-        return Metric("roc_auc", True) if self.classification else Metric("rmse", False)
+        return metric_of(self.problem_type)
 
     @property
     def compared_metrics(self) -> tuple[str, ...]:

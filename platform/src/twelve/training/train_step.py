@@ -12,6 +12,7 @@ from typing import Any
 
 import dagster as dg
 
+from twelve.data.versioning import DvcResource
 from twelve.training import fitting, inputs, manifest, modeling, runs
 from twelve.training.block import TRAINED_MODEL, TRAINING_SET, TrainingBlock
 from twelve.training.config import PipelineSpec, TrainingConfig
@@ -68,7 +69,7 @@ def train(
     context: dg.AssetExecutionContext,
     config: TrainingConfig,
     mlflow: MlflowResource,
-    dvc,
+    dvc: DvcResource,
     block: TrainingBlock,
     spec: PipelineSpec,
 ) -> dg.MaterializeResult:
@@ -107,7 +108,17 @@ def train(
     return _register(context, mlflow, block, config, scored, model, run, record)
 
 
-def _register(context, mlflow, block, config, scored, model, run, record) -> dg.MaterializeResult:
+def _register(
+    context: dg.AssetExecutionContext,
+    mlflow: MlflowResource,
+    block: TrainingBlock,
+    config: TrainingConfig,
+    scored: fitting.Scored,
+    model: Any,
+    run: Any,
+    record: dict[str, Any],
+) -> dg.MaterializeResult:
+    """Register the logged model as a new version; the asset's metadata."""
     # Registered after the run ended, so a FINISHED run always has its version; on failure the
     # version is deleted and the run marked FAILED.
     run_id, experiment_id = run.info.run_id, run.info.experiment_id
@@ -132,7 +143,15 @@ def _register(context, mlflow, block, config, scored, model, run, record) -> dg.
     return dg.MaterializeResult(metadata=metadata)
 
 
-def _metadata(block, config, scored, record, version: str, run, link: str) -> dict[str, Any]:
+def _metadata(
+    block: TrainingBlock,
+    config: TrainingConfig,
+    scored: fitting.Scored,
+    record: dict[str, Any],
+    version: str,
+    run: Any,
+    link: str,
+) -> dict[str, Any]:
     """What ``model_evaluation``, the bento and the monitoring read from ``trained_model``."""
     metric = block.metric.name
     metadata: dict[str, Any] = {
