@@ -20,6 +20,9 @@ from twelve.training.config import EvaluationConfig, PipelineSpec
 from twelve.training.tracking import MlflowResource
 from twelve.training.train_step import ensure_available
 
+# What the trained model must have recorded for its evaluation.
+_NEEDED = ("registered_model", "model_version", "mlflow_run_id", "holdout_md5", "train_label_mean")
+
 
 def _scores(
     block: TrainingBlock, mlflow: MlflowResource, trained: dict[str, Any], holdout: pd.DataFrame
@@ -61,7 +64,7 @@ def evaluate(
     """Score the newest version, the baseline and the champion; report the gate's checks."""
     model_key = block.key(TRAINED_MODEL, spec)
     trained = inputs.latest_metadata(context, model_key)
-    for name in ("registered_model", "model_version", "holdout_md5", "train_label_mean"):
+    for name in _NEEDED:
         inputs.fact(trained, name, model_key)
     name, version = trained["registered_model"], str(trained["model_version"])
     ensure_available(mlflow)
@@ -134,7 +137,7 @@ def _record(
 
 
 def _metadata(
-    trained,
+    trained: dict[str, Any],
     holdout: pd.DataFrame,
     config: EvaluationConfig,
     metric: str,

@@ -85,14 +85,12 @@ def train(
     )
     record = runs.run_manifest(project, config, training_md5, holdout_md5, context.run.run_id)
     versions = {
-        "training": runs.DataVersion(
-            training_md5, project.training_set_path(),
-            dvc.tracked_path(project.training_set_path()),
-        ),
-        "holdout": runs.DataVersion(
-            holdout_md5, project.holdout_path(), dvc.tracked_path(project.holdout_path())
-        ),
-    }  # fmt: skip
+        context_name: runs.DataVersion(md5, path, dvc.tracked_path(path))
+        for context_name, md5, path in (
+            ("training", training_md5, project.training_set_path()),
+            ("holdout", holdout_md5, project.holdout_path()),
+        )
+    }
     run, model = runs.log_training_run(
         mlflow,
         run_name=f"{spec.name}-{context.run.run_id[:8]}",
