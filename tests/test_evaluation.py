@@ -1,6 +1,7 @@
-"""Metrics, the naive baseline, the plots and the gate (factor 10), on small hand-made data."""
+"""Metrics, the naive baseline and the plots (factor 10), on small hand-made data.
 
-import math
+The gate and the promotion that use them: ``tests/test_promotion.py``.
+"""
 
 import numpy as np
 import pandas as pd
@@ -9,7 +10,6 @@ from matplotlib.figure import Figure
 from sklearn.linear_model import LogisticRegression
 
 from twelve.training import evaluation
-from twelve.training.evaluation import CHALLENGER, CHAMPION, decide_alias, gate_checks
 
 Y = [0, 0, 1, 1, 0, 1]
 
@@ -65,14 +65,67 @@ def test_bad_inputs_are_refused_with_the_reason(y, proba, threshold, message):
 
 def test_the_naive_baseline_is_the_carrier_late_rate_with_the_training_rate_when_missing():
     frame = pd.DataFrame({"carrier_late_rate_28d": [0.1, None, 0.4]})
-    assert evaluation.naive_baseline_proba(frame, 0.2).tolist() == [0.1, 0.2, 0.4]
+    assert evaluation.naive_baseline_proba(frame, 0.2, "carrier_late_rate_28d").tolist() == [
+        0.1,
+        0.2,
+        0.4,
+    ]
 
 
 def test_the_naive_baseline_names_its_missing_column_and_refuses_a_bad_fallback():
     with pytest.raises(KeyError, match="carrier_late_rate_28d"):
-        evaluation.naive_baseline_proba(pd.DataFrame({"x": [1]}), 0.2)
+        evaluation.naive_baseline_proba(pd.DataFrame({"x": [1]}), 0.2, "carrier_late_rate_28d")
     with pytest.raises(ValueError, match="fallback_rate"):
-        evaluation.naive_baseline_proba(pd.DataFrame({"carrier_late_rate_28d": [0.1]}), 1.5)
+        evaluation.naive_baseline_proba(
+            pd.DataFrame({"carrier_late_rate_28d": [0.1]}), 1.5, "carrier_late_rate_28d"
+        )
+
+
+def test_without_a_column_the_naive_baseline_is_the_training_label_mean_unclipped_for_values():
+    frame = pd.DataFrame({"x": [1.0, 2.0, 3.0]})
+    assert evaluation.naive_baseline(frame, 0.25).tolist() == [0.25] * 3
+    # A regression's baseline is a value, not a probability: never clipped to [0, 1].
+    values = pd.DataFrame({"recent_mean": [12.5, None, -3.0]})
+    answers = evaluation.naive_baseline(values, 7.0, "recent_mean", probability=False)
+    assert answers.tolist() == [12.5, 7.0, -3.0]
+    with pytest.raises(ValueError, match="must be a number"):
+        evaluation.naive_baseline(frame, float("nan"), probability=False)
+
+
+def test_regression_metrics_match_their_definitions():
+    y = np.array([3.0, 5.0, 2.0, 8.0])
+    predictions = np.array([2.5, 5.0, 4.0, 7.0])
+    metrics = evaluation.regression_metrics(y, predictions)
+    errors = predictions - y
+    assert metrics["rmse"] == pytest.approx(np.sqrt(np.mean(errors**2)))
+    assert metrics["mae"] == pytest.approx(np.mean(np.abs(errors)))
+    assert metrics["r2"] == pytest.approx(1 - np.sum(errors**2) / np.sum((y - y.mean()) ** 2))
+    assert metrics["label_mean"] == 4.5 and metrics["rows"] == 4
+    perfect = evaluation.regression_metrics(y, y)
+    assert (perfect["rmse"], perfect["mae"], perfect["r2"]) == (0.0, 0.0, 1.0)
+
+
+@pytest.mark.parametrize(
+    ("y", "predictions", "message"),
+    [
+        ([1.0, 2.0], [1.0], "2 labels but 1 predictions"),
+        ([], [], "empty"),
+        ([1.0, 2.0], [1.0, float("nan")], "1 predictions are NaN"),
+        ([float("inf"), 2.0], [1.0, 2.0], "1 labels are NaN or infinite"),
+    ],
+)
+def test_bad_regression_inputs_are_refused_with_the_reason(y, predictions, message):
+    with pytest.raises(ValueError, match=message):
+        evaluation.regression_metrics(y, predictions)
+
+
+def test_the_regression_plot_has_one_series_per_scorer_and_the_diagonal():
+    figure = evaluation.prediction_figure(
+        [1.0, 2.0, 3.0], {"model": [1.1, 2.1, 2.9], "naive baseline": [2.0, 2.0, 2.0]}
+    )
+    axes = figure.axes[0]
+    assert [c.get_label() for c in axes.collections] == ["model", "naive baseline"]
+    assert [line.get_label() for line in axes.get_lines()] == ["perfect"]
 
 
 def test_the_plots_are_figures_with_one_curve_per_scorer():
@@ -97,58 +150,6 @@ def test_permutation_importance_ranks_the_informative_column_first():
     assert table.loc[0, "importance_mean"] > 0.2
     figure = evaluation.feature_importance_figure(table)
     assert [t.get_text() for t in figure.axes[0].get_yticklabels()] == ["noise", "signal"]
-
-
-# ----------------------------------------------------------------------------------------- gate
-def _m(roc_auc: float) -> dict[str, float]:
-    return {"roc_auc": roc_auc}
-
-
-def test_the_first_passing_model_becomes_champion():
-    decision = decide_alias(_m(0.70), _m(0.55), min_roc_auc=0.65, has_champion=False)
-    assert decision.alias == CHAMPION and decision.passed
-    assert any("no champion yet" in reason for reason in decision.reasons)
-
-
-def test_a_later_passing_model_becomes_challenger():
-    decision = decide_alias(_m(0.70), _m(0.55), min_roc_auc=0.65, has_champion=True)
-    assert decision.alias == CHALLENGER
-
-
-@pytest.mark.parametrize(
-    ("candidate", "baseline", "minimum", "failed"),
-    [
-        (0.54, 0.55, 0.50, "beats_naive_baseline"),  # worse than the baseline
-        (0.55, 0.55, 0.50, "beats_naive_baseline"),  # a tie does not beat it
-        (0.60, 0.55, 0.65, "meets_min_roc_auc"),  # beats the baseline, below the minimum
-        (float("nan"), 0.55, 0.50, "beats_naive_baseline"),  # NaN is never good enough
-    ],
-)
-@pytest.mark.parametrize("has_champion", [False, True])
-def test_a_worse_model_takes_no_alias(candidate, baseline, minimum, failed, has_champion):
-    decision = decide_alias(_m(candidate), _m(baseline), minimum, has_champion)
-    assert decision.alias is None and not decision.passed
-    assert any(reason.startswith(f"FAILED {failed}") for reason in decision.reasons)
-    assert "every alias stays as it was" in decision.reasons[-1]
-
-
-def test_the_minimum_roc_auc_is_inclusive_and_each_check_is_reported():
-    checks = gate_checks(_m(0.65), _m(0.55), min_roc_auc=0.65)
-    assert [(c.name, c.passed) for c in checks] == [
-        ("beats_naive_baseline", True),
-        ("meets_min_roc_auc", True),
-    ]
-    assert "0.6500 >= minimum 0.6500" in checks[1].description
-
-
-def test_the_gate_names_metrics_that_lack_roc_auc():
-    with pytest.raises(KeyError, match="baseline"):
-        gate_checks(_m(0.7), {"pr_auc": 0.3}, 0.6)
-
-
-def test_nan_metrics_fail_both_checks():
-    checks = gate_checks(_m(math.nan), _m(0.5), 0.0)
-    assert [c.passed for c in checks] == [False, False]
 
 
 def test_the_comparison_table_has_a_row_per_scorer_and_marks_missing_metrics():

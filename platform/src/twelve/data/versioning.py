@@ -215,6 +215,11 @@ class DvcResource(dg.ConfigurableResource):
             )
         return in_cache, in_remote
 
+    def tracked_path(self, path: str | Path) -> str:
+        """How DVC names a file: its path relative to the DVC repository (absolute outside it)."""
+        root, resolved = self._root().resolve(), Path(path).resolve()
+        return resolved.relative_to(root).as_posix() if resolved.is_relative_to(root) else str(path)
+
     def version_of(self, path: str | Path) -> str | None:
         """Return the md5 recorded for a tracked file, or None when it is not tracked."""
         pointer = Path(path).resolve()

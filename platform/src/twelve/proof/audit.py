@@ -99,6 +99,8 @@ class ProjectFiles:
     sources: dict[str, str] = field(default_factory=dict)  # src/<pkg>/**.py
     tests: dict[str, str] = field(default_factory=dict)  # project tests + the repo's tests
     conf: dict[str, Any] = field(default_factory=dict)  # conf/<name>.yaml -> content
+    # A library block configured in defs/<area>/defs.yaml: its attributes are in `conf[area]`.
+    blocks: dict[str, str] = field(default_factory=dict)  # defs/<area>/defs.yaml -> its type
     feature_repo: dict[str, str] = field(default_factory=dict)
     services: dict[str, str] = field(default_factory=dict)  # bentos/<name>/*.py, *.yaml
     has_lock: bool = False
@@ -154,6 +156,10 @@ def gather_files(project_dir: Path, repo_root: Path | None = None) -> ProjectFil
     }
     for path in sorted((project_dir / "conf").glob("*.yaml")):
         files.conf[path.stem] = yaml.safe_load(path.read_text()) or {}
+    for path in sorted((package / "defs").glob("*/defs.yaml")):
+        block = yaml.safe_load(path.read_text()) or {}
+        files.blocks[files.rel(path)] = str(block.get("type", ""))
+        files.conf.setdefault(path.parent.name, block.get("attributes") or {})
     files.feature_repo = _read_texts(repo_root / "feature_repo", "*.py", repo_root)
     files.services = {}
     for folder in project_bentos(repo_root / "bentos", package.name):
@@ -209,6 +215,14 @@ class RunState:
 # ------------------------------------------------------------------------------------- rules
 def _defs_sources(files: ProjectFiles) -> dict[str, str]:
     return {name: text for name, text in files.sources.items() if "/defs/" in name}
+
+
+def _uses_block(files: ProjectFiles, block_type: str) -> list[str]:
+    """The defs.yaml files that configure the library block ``block_type``."""
+    return [name for name, kind in files.blocks.items() if kind == block_type]
+
+
+TRAINING_BLOCK = "twelve.training.component.Training"
 
 
 def _mentions(texts: Mapping[str, str], pattern: str) -> list[str]:
@@ -280,7 +294,12 @@ def _rule_features(files: ProjectFiles, state: RunState) -> tuple[str, list[str]
 def _rule_config(files: ProjectFiles, state: RunState) -> tuple[str, list[str]]:
     if not files.conf:
         return FAIL, ["no conf/*.yaml: configuration lives in code"]
-    evidence = [f"config files: {', '.join(f'conf/{n}.yaml' for n in sorted(files.conf))}"]
+    names = [
+        f"conf/{n}.yaml"
+        for n in sorted(files.conf)
+        if (files.project_dir / "conf" / f"{n}.yaml").is_file()
+    ]
+    evidence = [f"config files: {', '.join([*names, *sorted(files.blocks)])}"]
     literals = []
     for name, text in _defs_sources(files).items():
         for number, line in enumerate(text.splitlines(), start=1):
@@ -445,7 +464,7 @@ def _rule_reports(files: ProjectFiles, state: RunState) -> tuple[str, list[str]]
 def _rule_skew(files: ProjectFiles, state: RunState) -> tuple[str, list[str]]:
     evidence, status = [], PASS
     # Anywhere in the package: the asset may call a model module that builds the pipeline.
-    if _mentions(files.sources, r"\bbuild_pipeline\("):
+    if _mentions(files.sources, r"\bbuild_pipeline\(") or _uses_block(files, TRAINING_BLOCK):
         evidence.append("the model is one scikit-learn Pipeline: fitted preprocessing inside")
     else:
         status = FAIL
@@ -465,9 +484,9 @@ def _rule_comparability(files: ProjectFiles, state: RunState) -> tuple[str, list
     training = files.conf.get("training", {})
     pipelines = training.get("pipelines") or {}
     if "holdout" not in training:
-        return FAIL, ["no `holdout:` in conf/training.yaml: no shared, versioned holdout"]
+        return FAIL, ["no `holdout:` in the training config: no shared, versioned holdout"]
     evidence = [f"{len(pipelines) or 1} pipeline(s) share one holdout: {sorted(pipelines)}"]
-    if not _mentions(_defs_sources(files), r"leaderboard"):
+    if not (_mentions(_defs_sources(files), r"leaderboard") or _uses_block(files, TRAINING_BLOCK)):
         return FAIL, [*evidence, "no leaderboard asset"]
     evidence.append("a leaderboard asset ranks runs per holdout version")
     holdouts = set(state.holdouts_by_pipeline.values())

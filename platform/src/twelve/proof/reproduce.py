@@ -61,7 +61,8 @@ COMPARED_METRICS = (
     "precision",
     "recall",
     "baseline_roc_auc",
-    "train_late_rate",
+    "train_label_mean",
+    "train_late_rate",  # its name in runs made before the training block was a library block
 )
 # Manifest entries that must be equal (the reproduced run's own ids, time stamps differ).
 COMPARED_MANIFEST_KEYS = (
@@ -390,10 +391,40 @@ import json, sys, time
 spec = json.loads(sys.argv[1])
 import dagster as dg
 from importlib import import_module
-module = import_module(spec["module"])
-if not module.__file__.startswith(spec["code_dir"]):
-    raise SystemExit(f"{spec['module']} was imported from {module.__file__}, not the checkout")
-defs = module.build_defs() if hasattr(module, "build_defs") else module.defs
+from pathlib import Path
+
+
+def imported(name):
+    module = import_module(name)
+    if not module.__file__.startswith(spec["code_dir"]):
+        raise SystemExit(f"{name} was imported from {module.__file__}, not the checkout")
+    return module
+
+
+def training_defs():
+    # Only the training block and its stores when the commit configures the library's block: a
+    # checkout has no prepared dbt manifest (git-ignored), and training needs no other block.
+    root = Path(spec["code_dir"]) / "projects" / spec["project"]
+    block = root / "src" / spec["project"] / "defs" / "training" / "defs.yaml"
+    if not block.is_file():
+        module = imported(spec["module"])
+        return module.build_defs() if hasattr(module, "build_defs") else module.defs
+    import yaml
+    from twelve.core import resources
+    from twelve.core.project import Project
+
+    settings = yaml.safe_load(block.read_text())
+    module_name, _, class_name = settings["type"].rpartition(".")
+    component = getattr(imported(module_name), class_name)
+    project = Project.load(root)
+    stores = {"mlflow": resources.mlflow_for(project), "dvc": resources.dvc_for(project)}
+    return dg.Definitions.merge(
+        component.resolve_from_dict(settings.get("attributes") or {}).defs_for(project),
+        dg.Definitions(resources=stores),
+    )
+
+
+defs = training_defs()
 keys = {key.to_user_string() for assets in defs.assets for key in assets.keys}
 missing = [key for key in spec["assets"] if key not in keys]
 if missing:
@@ -470,7 +501,7 @@ def run_training(
     *,
     log_file: Path,
 ) -> dict[str, Any]:
-    """Materialize ``assets`` of ``<project>.defs.training`` from ``env.code_dir``, isolated.
+    """Materialize ``assets`` of ``<project>.definitions`` from ``env.code_dir``, isolated.
 
     The subprocess imports the project and the platform from the checkout (``PYTHONPATH``
     before the installed ones), with the isolated roots in its environment.
@@ -483,6 +514,7 @@ def run_training(
     """
     result_path = log_file.with_suffix(".json")
     spec = {
+        "project": project,
         "module": f"{project}.definitions",
         "code_dir": str(env.code_dir),
         "assets": list(assets),
@@ -568,7 +600,7 @@ def reproduce(
 
     Args:
         run_id: the MLflow run to reproduce.
-        project: the project package (its ``defs/training.py`` is run).
+        project: the project package (its training block's ``trained_model`` is run).
         mlflow_resource: the store holding the run (default: the embedded one).
         dvc: the DVC repository and remote holding its data (default: the project's).
         repo: the git repository holding its commit (default: this checkout).

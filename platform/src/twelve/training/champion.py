@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from twelve.training import evaluation
+from twelve.training.promotion import CHAMPION
 from twelve.training.tracking import MlflowResource
 
 
@@ -87,7 +87,7 @@ def current_champion(mlflow: MlflowResource, registered_model: str) -> Champion 
     """
     name = registered_model
     mlflow.ensure_available()
-    holder = mlflow.version_by_alias(name, evaluation.CHAMPION)
+    holder = mlflow.version_by_alias(name, CHAMPION)
     if holder is None:
         return None
     run = mlflow.client().get_run(holder.run_id)

@@ -1,14 +1,15 @@
-"""Scoring a model on the holdout, the naive baseline, the plots, and the gate (factor 10).
+"""Scoring a model on the holdout: metrics, the naive baseline, predictions, plots (factor 10).
 
 Pure functions: arrays and frames in, numbers, frames and matplotlib figures out. The figures are
 built on ``matplotlib.figure.Figure`` directly (no pyplot): no global state, no GUI backend.
+Classification is scored from the probability of the positive class (ROC AUC, PR AUC, log loss,
+Brier, accuracy/precision/recall at a threshold), regression from the predicted values (RMSE,
+MAE, R²). The gate and the promotion that use these scores are in ``twelve.training.promotion``.
 """
 
 from __future__ import annotations
 
-import math
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
@@ -20,20 +21,26 @@ from sklearn.metrics import (
     average_precision_score,
     brier_score_loss,
     log_loss,
+    mean_absolute_error,
     precision_score,
+    r2_score,
     recall_score,
     roc_auc_score,
     roc_curve,
+    root_mean_squared_error,
 )
 
-# Names of the gate's checks: the Dagster asset checks carry the same names.
-BEATS_BASELINE = "beats_naive_baseline"
-MEETS_MIN_ROC_AUC = "meets_min_roc_auc"
-CHAMPION, CHALLENGER = "champion", "challenger"
+# The registry aliases: their home is the promotion rule; re-exported for the modules that
+# scored models before it existed.
+from twelve.training.promotion import CHALLENGER as CHALLENGER
+from twelve.training.promotion import CHAMPION as CHAMPION
+
 # What every training run logs about its holdout predictions (leaderboard, reproduction).
 PREDICTIONS_ARTIFACT = "evaluation/holdout_predictions.parquet"
 ROC_POINTS_ARTIFACT = "evaluation/roc_points.json"
 PREDICTIONS_FINGERPRINT_TAG = "twelve.holdout_predictions_sha256"
+# The scikit-learn scorer permutation importance measures the drop of, per problem type.
+IMPORTANCE_SCORING = {"classification": "roc_auc", "regression": "neg_root_mean_squared_error"}
 
 
 def _binary_labels(y_true) -> np.ndarray:
@@ -99,30 +106,83 @@ def classification_metrics(y_true, proba, threshold: float = 0.5) -> dict[str, f
     }
 
 
-def naive_baseline_proba(
-    frame: pd.DataFrame, fallback_rate: float, column: str = "carrier_late_rate_28d"
-) -> np.ndarray:
-    """The naive baseline: the carrier's recent late rate used as the probability of being late.
+def regression_metrics(y_true, predictions) -> dict[str, float]:
+    """The metrics every run of a regression logs, from true and predicted values.
 
     Args:
-        frame: rows to score, with ``column``.
-        fallback_rate: probability for rows without a rate (a carrier with no recent history);
-            the training set's late rate.
-        column: the historical late-rate column.
+        y_true: the true values.
+        predictions: the predicted values.
 
     Returns:
-        One probability per row.
+        rmse, mae, r2, label_mean (mean of the true values), rows.
 
     Raises:
-        KeyError: ``column`` is missing.
-        ValueError: ``fallback_rate`` outside [0, 1].
+        ValueError: empty, mismatched lengths, or NaN/infinite values (counted in the message).
     """
+    y = _finite(y_true, "labels")
+    p = _finite(predictions, "predictions")
+    if len(y) != len(p):
+        raise ValueError(f"{len(y)} labels but {len(p)} predictions")
+    return {
+        "rmse": float(root_mean_squared_error(y, p)),
+        "mae": float(mean_absolute_error(y, p)),
+        "r2": float(r2_score(y, p)) if len(y) > 1 else float("nan"),
+        "label_mean": float(y.mean()),
+        "rows": float(len(y)),
+    }
+
+
+def _finite(values, what: str) -> np.ndarray:
+    array = np.asarray(values, dtype="float64")
+    if array.ndim != 1:
+        raise ValueError(f"expected 1-d {what}, got shape {array.shape}")
+    if len(array) == 0:
+        raise ValueError("cannot score an empty set")
+    bad = int((~np.isfinite(array)).sum())
+    if bad:
+        raise ValueError(f"{bad} {what} are NaN or infinite")
+    return array
+
+
+def naive_baseline(
+    frame: pd.DataFrame, fallback: float, column: str | None = None, *, probability: bool = True
+) -> np.ndarray:
+    """The naive baseline's answer per row: a column of the data, or the training label mean.
+
+    A project names the column that is its domain's naive guess (for flight delays, the
+    carrier's recent late rate used as the probability of being late); without one, every row
+    gets ``fallback``, the training set's label mean (the positive rate of a classification,
+    the mean of a regression).
+
+    Args:
+        frame: rows to score.
+        fallback: the answer for rows without a value in ``column`` (all rows without column).
+        column: the baseline column, or None.
+        probability: the answers are probabilities (clipped to [0, 1]; ``fallback`` must lie
+            there).
+
+    Returns:
+        One answer per row.
+
+    Raises:
+        KeyError: ``column`` is missing from ``frame``.
+        ValueError: ``fallback`` is not finite, or outside [0, 1] for a probability.
+    """
+    if not np.isfinite(fallback):
+        raise ValueError(f"the naive baseline's fallback must be a number, got {fallback}")
+    if probability and not 0 <= fallback <= 1:
+        raise ValueError(f"fallback_rate must be in [0, 1], got {fallback}")
+    if column is None:
+        return np.full(len(frame), float(fallback))
     if column not in frame.columns:
         raise KeyError(f"the naive baseline needs column '{column}', which is missing")
-    if not 0 <= fallback_rate <= 1:
-        raise ValueError(f"fallback_rate must be in [0, 1], got {fallback_rate}")
-    rates = pd.to_numeric(frame[column]).astype("float64")
-    return rates.fillna(fallback_rate).clip(0, 1).to_numpy()
+    values = pd.to_numeric(frame[column]).astype("float64").fillna(fallback)
+    return (values.clip(0, 1) if probability else values).to_numpy()
+
+
+def naive_baseline_proba(frame: pd.DataFrame, fallback_rate: float, column: str) -> np.ndarray:
+    """The naive baseline of a classification: ``column`` used as the probability (see above)."""
+    return naive_baseline(frame, fallback_rate, column, probability=True)
 
 
 # ------------------------------------------------------------------------- predictions, curves
@@ -223,6 +283,28 @@ def calibration_figure(y_true, probas: Mapping[str, Sequence[float]], bins: int 
     return figure
 
 
+def prediction_figure(y_true, predictions: Mapping[str, Sequence[float]]) -> Figure:
+    """Predicted against true values of one or more regressors (the diagonal is perfect).
+
+    Args:
+        y_true: the true values.
+        predictions: scorer name -> predicted values (e.g. model, baseline).
+
+    Returns:
+        The figure.
+    """
+    y = _finite(y_true, "labels")
+    figure = Figure(figsize=(5.5, 5), layout="constrained")
+    axes = figure.subplots()
+    for name, values in predictions.items():
+        axes.scatter(y, _finite(values, "predictions"), s=6, alpha=0.4, label=name)
+    low, high = float(y.min()), float(y.max())
+    axes.plot([low, high], [low, high], linestyle="--", color="grey", label="perfect")
+    axes.set(xlabel="true value", ylabel="predicted value", title="Predicted against true")
+    axes.legend(loc="upper left")
+    return figure
+
+
 def feature_importance(
     model,
     features: pd.DataFrame,
@@ -231,18 +313,20 @@ def feature_importance(
     sample_rows: int = 2000,
     repeats: int = 3,
     seed: int = 0,
+    scoring: str = "roc_auc",
 ) -> pd.DataFrame:
-    """Permutation importance of each input column (drop in ROC AUC when it is shuffled).
+    """Permutation importance of each input column (drop in the score when it is shuffled).
 
     Computed on the raw input columns of the whole pipeline, on a seeded sample to stay cheap.
 
     Args:
-        model: a fitted classifier with ``predict_proba`` (the pipeline).
+        model: the fitted pipeline.
         features: its input frame.
-        y_true: 0/1 labels.
+        y_true: the labels (0/1 for ``roc_auc``).
         sample_rows: rows sampled for the computation (all when fewer).
         repeats: shuffles per column.
         seed: seed of the sampling and the shuffles.
+        scoring: the scikit-learn scorer (``IMPORTANCE_SCORING`` of the problem type).
 
     Returns:
         Columns feature, importance_mean, importance_std, sorted by importance, descending.
@@ -253,9 +337,10 @@ def feature_importance(
         y = y.loc[sample.index]
     else:
         sample = features
-    _binary_labels(y)  # ROC AUC, the score permuted, needs both classes in the sample
+    if scoring == "roc_auc":
+        _binary_labels(y)  # ROC AUC, the score permuted, needs both classes in the sample
     result = permutation_importance(
-        model, sample, y, scoring="roc_auc", n_repeats=repeats, random_state=seed, n_jobs=1
+        model, sample, y, scoring=scoring, n_repeats=repeats, random_state=seed, n_jobs=1
     )
     table = pd.DataFrame(
         {
@@ -267,12 +352,15 @@ def feature_importance(
     return table.sort_values("importance_mean", ascending=False, ignore_index=True)
 
 
-def feature_importance_figure(importance: pd.DataFrame, top: int = 20) -> Figure:
+def feature_importance_figure(
+    importance: pd.DataFrame, top: int = 20, score: str = "ROC AUC"
+) -> Figure:
     """Horizontal bars of the most important features (from ``feature_importance``).
 
     Args:
         importance: the table returned by ``feature_importance``.
         top: how many features to show.
+        score: the name of the score whose drop was measured (the axis label).
 
     Returns:
         The figure.
@@ -282,105 +370,13 @@ def feature_importance_figure(importance: pd.DataFrame, top: int = 20) -> Figure
     axes = figure.subplots()
     axes.barh(shown["feature"], shown["importance_mean"], xerr=shown["importance_std"])
     axes.set(
-        xlabel="drop in ROC AUC when shuffled",
+        xlabel=f"drop in {score} when shuffled",
         title="Permutation feature importance (holdout sample)",
     )
     return figure
 
 
-# ----------------------------------------------------------------------------------------- gate
-@dataclass(frozen=True)
-class GateCheck:
-    """One criterion of the gate, as a Dagster asset check reports it."""
-
-    name: str
-    passed: bool
-    description: str
-
-
-@dataclass(frozen=True)
-class Decision:
-    """What the gate decided: the alias to give (None: none) and why."""
-
-    alias: str | None
-    reasons: list[str] = field(default_factory=list)
-
-    @property
-    def passed(self) -> bool:
-        """Whether the candidate passed every check."""
-        return self.alias is not None
-
-
-def _roc_auc(metrics: Mapping[str, float], whose: str) -> float:
-    if "roc_auc" not in metrics:
-        raise KeyError(f"the {whose} metrics have no 'roc_auc' (keys: {sorted(metrics)})")
-    return float(metrics["roc_auc"])
-
-
-def gate_checks(
-    candidate_metrics: Mapping[str, float],
-    baseline_metrics: Mapping[str, float],
-    min_roc_auc: float,
-) -> list[GateCheck]:
-    """The gate's checks: the candidate beats the naive baseline and reaches the minimum ROC AUC.
-
-    A NaN metric fails its check (it is never treated as good enough).
-
-    Args:
-        candidate_metrics: the candidate's metrics on the holdout (``classification_metrics``).
-        baseline_metrics: the naive baseline's metrics on the same holdout.
-        min_roc_auc: the configured minimum ROC AUC.
-
-    Returns:
-        One ``GateCheck`` per criterion, in a fixed order.
-    """
-    candidate = _roc_auc(candidate_metrics, "candidate")
-    baseline = _roc_auc(baseline_metrics, "baseline")
-    beats = not math.isnan(candidate) and not math.isnan(baseline) and candidate > baseline
-    meets = not math.isnan(candidate) and candidate >= min_roc_auc
-    return [
-        GateCheck(
-            BEATS_BASELINE,
-            beats,
-            f"ROC AUC {candidate:.4f} {'>' if beats else '<='} naive baseline {baseline:.4f}",
-        ),
-        GateCheck(
-            MEETS_MIN_ROC_AUC,
-            meets,
-            f"ROC AUC {candidate:.4f} {'>=' if meets else '<'} minimum {min_roc_auc:.4f}",
-        ),
-    ]
-
-
-def decide_alias(
-    candidate_metrics: Mapping[str, float],
-    baseline_metrics: Mapping[str, float],
-    min_roc_auc: float,
-    has_champion: bool,
-) -> Decision:
-    """Which alias a candidate earns: ``champion`` if it is the first to pass, else ``challenger``.
-
-    A candidate that fails any check gets no alias, and the aliases already given stay where
-    they are. Promoting a challenger to champion is a separate, deliberate step.
-
-    Args:
-        candidate_metrics: the candidate's metrics on the holdout.
-        baseline_metrics: the naive baseline's metrics on the same holdout.
-        min_roc_auc: the configured minimum ROC AUC.
-        has_champion: whether the registered model already has a ``champion``.
-
-    Returns:
-        The decision with one reason per check (and the alias chosen).
-    """
-    checks = gate_checks(candidate_metrics, baseline_metrics, min_roc_auc)
-    reasons = [f"{'passed' if c.passed else 'FAILED'} {c.name}: {c.description}" for c in checks]
-    if not all(check.passed for check in checks):
-        return Decision(None, [*reasons, "no alias given: every alias stays as it was"])
-    alias = CHALLENGER if has_champion else CHAMPION
-    why = "a champion exists already" if has_champion else "there is no champion yet"
-    return Decision(alias, [*reasons, f"alias '{alias}' given: {why}"])
-
-
+# ---------------------------------------------------------------------------------------- tables
 def comparison_table(rows: Mapping[str, Mapping[str, float]], metrics: Sequence[str]) -> str:
     """A Markdown table of metrics per scorer (for Dagster metadata).
 

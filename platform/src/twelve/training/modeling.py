@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 from sklearn.base import ClassifierMixin
 from sklearn.compose import ColumnTransformer
-from sklearn.dummy import DummyClassifier
+from sklearn.dummy import DummyClassifier, DummyRegressor
 from sklearn.ensemble import (
     HistGradientBoostingClassifier,
     HistGradientBoostingRegressor,
@@ -70,7 +70,25 @@ REGRESSORS: dict[str, EstimatorSpec] = {
     "hist_gradient_boosting_regressor": EstimatorSpec(
         HistGradientBoostingRegressor, "ordinal", False
     ),
+    # Predicts the training mean for every row: the regression's deliberately useless model.
+    "constant_regressor": EstimatorSpec(
+        DummyRegressor, "onehot", False, seed_param=None, defaults={"strategy": "mean"}
+    ),
 }
+
+
+def check_estimator(name: str, problem_type: str) -> None:
+    """Refuse an estimator that does not fit the problem type.
+
+    Raises:
+        ValueError: a regressor for a classification, or a classifier for a regression (the
+            message lists the valid names).
+    """
+    known = ESTIMATORS if problem_type == "classification" else REGRESSORS
+    if name not in known:
+        raise ValueError(
+            f"estimator '{name}' is not a {problem_type} estimator; choose one of {sorted(known)}"
+        )
 
 
 def _categorical_steps(encoding: str) -> Pipeline:

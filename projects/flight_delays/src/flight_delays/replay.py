@@ -356,8 +356,8 @@ class Replay:
         if retrained:
             alias = _latest(self.instance, "model_alias")
             outcome.decision = str(alias.get("decision") or alias.get("alias", ""))
-            outcome.challenger_roc_auc = alias.get("roc_auc")
-            outcome.champion_roc_auc = alias.get("champion_roc_auc")
+            outcome.challenger_roc_auc = alias.get("score")
+            outcome.champion_roc_auc = alias.get("champion_score")
             outcome.bento_after = str(_latest(self.instance, "bento").get("bento_tag", ""))
         outcome.champion_after = self._champion_label()
 

@@ -65,7 +65,10 @@ def _score(champion: Champion, mlflow: MlflowResource, month_frame: pd.DataFrame
     if labels.nunique() < 2:
         raise dg.Failure(description="the month's labels have one class only: no ROC AUC")
     proba = model.predict_proba(features)[:, 1]
-    baseline = evaluation.naive_baseline_proba(month_frame, float(labels.mean()))
+    # The same naive baseline as the training block's gate (its `baseline_column`).
+    baseline = evaluation.naive_baseline_proba(
+        month_frame, float(labels.mean()), "carrier_late_rate_28d"
+    )
     return labels, proba, baseline
 
 

@@ -25,6 +25,7 @@ idempotent even if the cursor is reset.
 # No `from __future__ import annotations`: Dagster inspects the real parameter annotations.
 import json
 from dataclasses import asdict, dataclass, field
+from functools import cache
 from typing import Any
 
 import dagster as dg
@@ -234,30 +235,42 @@ def evidence_tags(evidence: list[Evidence], pending: dict[str, str]) -> dict[str
     }
 
 
-def retraining_run_config(month: str, gap_months: int = GAP_MONTHS) -> dict[str, Any] | None:
+def retraining_run_config(
+    month: str, gap_months: int = GAP_MONTHS, graph: Any = None
+) -> dict[str, Any] | None:
     """Run config of a retraining on the data up to ``month`` (the newest labelled month).
 
     ``month`` becomes the holdout (on which the challenger and the champion are both scored);
     every pipeline trains up to ``gap_months + 1`` months before it (the gap keeps the 28-day
-    carrier late rate of holdout flights free of training labels). The gate's absolute minimum
+    carrier late rate of holdout flights free of training labels). The gate's required score
     is ``sensor.retraining_min_roc_auc``: a model of a few months scores lower on one month than
     the full-year model on December (the other gate checks and the champion margin still hold).
+    The training block's assets are found in the asset graph by their role tags
+    (``twelve.training.config.retraining_run_config``).
 
     Returns:
         The run config, or None when no training month would be left after the configured first
         training month (the retraining then runs with the YAML defaults).
     """
-    from flight_delays.config_training import TrainingConfig, pipeline_specs
+    from twelve.training import config as training_config
 
+    graph = graph if graph is not None else _asset_graph()
     holdout = pd.Period(month, freq="M")
     last = holdout - (gap_months + 1)
-    if last < pd.Period(TrainingConfig().first_month, freq="M"):
+    if last < pd.Period(training_config.first_training_month(graph), freq="M"):
         return None
-    ops: dict[str, Any] = {"holdout_set": {"config": {"month": str(holdout)}}}
-    for spec in pipeline_specs():
-        ops[spec.asset("trained_model")] = {"config": {"last_month": str(last)}}
-        ops[spec.asset("model_evaluation")] = {"config": {"min_roc_auc": RETRAINING_MIN_ROC_AUC}}
-    return {"ops": ops}
+    return training_config.retraining_run_config(
+        graph, str(holdout), str(last), RETRAINING_MIN_ROC_AUC
+    )
+
+
+@cache
+def _asset_graph():
+    # The project's own definitions (built once per process): the training block's assets and
+    # their configured defaults are read from it by role.
+    from flight_delays.definitions import build_defs
+
+    return build_defs().resolve_asset_graph()
 
 
 def check_request(seen: DataVersionSeen) -> dg.RunRequest:
