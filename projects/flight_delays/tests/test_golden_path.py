@@ -19,10 +19,10 @@ RUN_CONFIG = {
     "ops": {
         "holdout_set": {"config": {"month": "2013-02"}},
         "trained_model": {"config": {"first_month": "2013-01", "last_month": "2013-01"}},
-        "model_evaluation": {"config": {"min_roc_auc": 0.6}},
+        "model_evaluation": {"config": {"required_score": 0.6}},
         # The second pipeline (logistic regression), on the same months and the same holdout.
         "trained_model_logreg": {"config": {"first_month": "2013-01", "last_month": "2013-01"}},
-        "model_evaluation_logreg": {"config": {"min_roc_auc": 0.6}},
+        "model_evaluation_logreg": {"config": {"required_score": 0.6}},
     }
 }
 

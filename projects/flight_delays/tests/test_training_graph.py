@@ -58,7 +58,7 @@ def _run_config(
                 seed=seed,
                 importance_sample_rows=500,
             ),
-            "model_evaluation": EvaluationConfig(min_roc_auc=min_roc_auc),
+            "model_evaluation": EvaluationConfig(required_score=min_roc_auc),
             "model_alias": PromotionConfig(promotion_margin=margin),
         }
     )

@@ -230,8 +230,8 @@ def training_config_class(spec: PipelineSpec) -> type[TrainingConfig]:
 class EvaluationConfig(dg.Config):
     """The gate a candidate must pass before it gets an alias."""
 
-    min_roc_auc: float = Field(
-        default=_EVALUATION["min_roc_auc"],
+    required_score: float = Field(
+        default=_EVALUATION["required_score"],
         ge=0.0,
         le=1.0,
         description="Minimum ROC AUC on the holdout.",

@@ -16,6 +16,7 @@ import pandas as pd
 from flight_delays import contract
 from flight_delays import training_set as ts
 from flight_delays.config_features import OnlineFeaturesConfig, TrainingSetConfig, parse_utc
+from twelve.core import tags
 from twelve.features.feast import FeastResource
 
 GROUP = "features"
@@ -91,6 +92,8 @@ def online_features(
 @dg.asset(
     deps=[dg.AssetKey("feast_definitions"), dg.AssetKey(LABEL_EVENTS)],
     group_name=GROUP,
+    # The role the platform's jobs and sensor select it by (until the training-set block).
+    tags=tags.role(tags.TRAINING_SET),
     kinds={"feast", "pandera", "parquet"},
     code_version="1",
 )

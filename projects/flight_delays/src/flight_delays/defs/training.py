@@ -34,6 +34,7 @@ from flight_delays.config_training import (
 )
 from flight_delays.training_set import training_set_path
 from twelve.core import paths as twelve_paths
+from twelve.core import tags
 from twelve.core.files import file_md5, file_sha256, write_parquet
 from twelve.data.versioning import DvcResource
 from twelve.training import evaluation, manifest, modeling
@@ -118,6 +119,8 @@ def _track(dvc: DvcResource, path) -> str:
 @dg.asset(
     deps=[dg.AssetDep("training_set")],
     group_name=GROUP,
+    # The role the platform's jobs and sensor select it by (until the training block).
+    tags=tags.role(tags.HOLDOUT),
     code_version="1",
     kinds={"parquet", "dvc"},
 )
@@ -482,7 +485,7 @@ def _evaluate(
             )
         rows[f"champion v{champion.version}"] = champion_metrics
 
-    checks = evaluation.gate_checks(candidate, baseline, config.min_roc_auc)
+    checks = evaluation.gate_checks(candidate, baseline, config.required_score)
     passed = all(check.passed for check in checks)
     client = mlflow.client()
     run_id = str(trained["mlflow_run_id"])
@@ -502,7 +505,7 @@ def _evaluate(
             "holdout_md5": holdout_md5,
             "holdout_rows": len(holdout),
             "threshold": threshold,
-            "min_roc_auc": config.min_roc_auc,
+            "min_roc_auc": config.required_score,
             "roc_auc": round(candidate["roc_auc"], 4),
             "baseline_roc_auc": round(baseline["roc_auc"], 4),
             "champion_version": str(champion.version) if champion is not None else "none",
@@ -523,7 +526,7 @@ def _evaluate(
                 passed=check.passed,
                 severity=dg.AssetCheckSeverity.ERROR,
                 description=check.description,
-                metadata={"model_version": version, "min_roc_auc": config.min_roc_auc},
+                metadata={"model_version": version, "min_roc_auc": config.required_score},
             )
             for check in checks
         ],
@@ -646,10 +649,15 @@ def _alias(
             "alias": promotion.alias,
             "changed": True,
             "decision": promotion.decision,
+            "metric": "roc_auc",
+            "score": round(float(candidate["roc_auc"]), 4),
             "roc_auc": round(float(candidate["roc_auc"]), 4),
             # Only when there was a champion: a numeric series in the UI stays numeric.
             **(
-                {"champion_roc_auc": round(float(champion_roc_auc), 4)}
+                {
+                    "champion_score": round(float(champion_roc_auc), 4),
+                    "champion_roc_auc": round(float(champion_roc_auc), 4),
+                }
                 if champion_roc_auc is not None
                 else {}
             ),
@@ -711,7 +719,7 @@ def pipeline_assets(spec: PipelineSpec) -> list[dg.AssetsDefinition]:
         group_name=GROUP,
         code_version="1",
         kinds={"scikitlearn", "mlflow"},
-        tags={"pipeline": spec.name},
+        tags={**tags.role(tags.TRAINED_MODEL), tags.PIPELINE: spec.name},
         description=f"""The model of the {who}: a scikit-learn Pipeline (imputation, encoding,
 scaling where needed, then the configured estimator) fitted on the training months, registered in
 MLflow.
@@ -740,7 +748,7 @@ failed.""",
         group_name=GROUP,
         code_version="1",
         kinds={"mlflow"},
-        tags={"pipeline": spec.name},
+        tags={**tags.role(tags.MODEL_EVALUATION), tags.PIPELINE: spec.name},
         check_specs=_gate_check_specs(evaluation_key),
         description=f"""The newest model version of the {who} scored on the versioned holdout,
 next to the naive baseline and the current champion scored on the same holdout.
@@ -765,7 +773,7 @@ its run (baseline and champion metrics).""",
         group_name=GROUP,
         code_version="1",
         kinds={"mlflow"},
-        tags={"pipeline": spec.name},
+        tags={**tags.role(tags.MODEL_ALIAS), tags.PIPELINE: spec.name},
         description=f"""The gate's outcome in the registry for the {who}: the evaluated version
 becomes `champion` when there is none yet, or when its ROC AUC beats the current champion's, both
 scored on the same holdout, by the configured `promotion_margin`; otherwise `challenger`.
