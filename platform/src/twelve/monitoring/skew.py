@@ -74,22 +74,36 @@ def serving_root(twelve_home: Path | None = None) -> Path:
     return Path(twelve_home or paths.state_dir()) / SERVING_PROFILES_DIR
 
 
-def latest_model_version(root: Path) -> str:
+def _serves(folder: Path, profile: Path, registered_model: str | None) -> bool:
+    """Whether a serving profile was written by a bento of ``registered_model`` (None: any)."""
+    if registered_model is None:
+        return True
+    info = profiling.ProfileStore(folder.parent).info(folder.name, profile.stem)
+    return info.get("registered_model") == registered_model
+
+
+def latest_model_version(root: Path, registered_model: str | None = None) -> str:
     """The model version folder whose newest serving profile is the newest of all.
 
+    Args:
+        root: the serving profiles' folder.
+        registered_model: only bentos of this MLflow model (a project's; None: any): projects
+            sharing a ``TWELVE_HOME`` judge their own traffic only.
+
     Raises:
-        SkewError: no serving profile at all.
+        SkewError: no serving profile at all (of that model).
     """
     newest: tuple[float, str] | None = None
     for folder in sorted(p for p in Path(root).glob("*") if p.is_dir()):
         for profile in folder.glob("*.bin"):
             stamp = profile.stat().st_mtime
-            if newest is None or stamp > newest[0]:
+            if (newest is None or stamp > newest[0]) and _serves(folder, profile, registered_model):
                 newest = (stamp, folder.name)
     if newest is None:
+        of_model = f" of {registered_model}" if registered_model else ""
         raise SkewError(
-            f"no serving profile under {root}: serve a bento (bentoml serve) and send requests; "
-            "profiles are written once per monitoring interval"
+            f"no serving profile{of_model} under {root}: serve a bento (bentoml serve) and send "
+            "requests; profiles are written once per monitoring interval"
         )
     return newest[1]
 
@@ -121,11 +135,15 @@ def merged_serving_profile(
     return merged, [store.path_of(model_version, i["version"]) for i in infos], infos
 
 
-def reference_profile(info: dict[str, Any], profiles_root: Path | None = None):
+def reference_profile(
+    info: dict[str, Any],
+    profiles_root: Path | None = None,
+    dataset: str = TRAINING_SET_DATASET,
+):
     """The training reference profile a serving sidecar names, and where it was read.
 
     The copy inside the BentoML model comes first (it is what the bento was built with); the
-    twelve profile store (``<TWELVE_HOME>/profiles/training_set/<md5>.bin``) otherwise.
+    twelve profile store (``<TWELVE_HOME>/profiles/<dataset>/<md5>.bin``) otherwise.
 
     Raises:
         SkewError: neither exists.
@@ -137,12 +155,12 @@ def reference_profile(info: dict[str, Any], profiles_root: Path | None = None):
         return DatasetProfileView.deserialize(Path(inside).read_bytes()), str(inside)
     version = info.get("reference_profile_version")
     store = profiling.ProfileStore(profiles_root)
-    if version and store.exists(TRAINING_SET_DATASET, version):
-        path = store.path_of(TRAINING_SET_DATASET, version)
-        return store.read(TRAINING_SET_DATASET, version), str(path)
+    if version and store.exists(dataset, version):
+        path = store.path_of(dataset, version)
+        return store.read(dataset, version), str(path)
     raise SkewError(
         f"the reference profile of this model (training set {version!r}) is found neither at "
-        f"{inside} nor in {store.root / TRAINING_SET_DATASET}"
+        f"{inside} nor in {store.root / dataset}"
     )
 
 
@@ -330,6 +348,7 @@ def run_skew(
     thresholds: drift.DriftThresholds | None = None,
     output: Path | None = None,
     exclude: Sequence[str] = (),
+    reference_dataset: str = TRAINING_SET_DATASET,
 ) -> SkewReport:
     """Compare the serving profiles of a model version with its training reference.
 
@@ -342,6 +361,8 @@ def run_skew(
         thresholds: when a shift is drift.
         output: the report path; default ``<TWELVE_HOME>/reports/serving_skew/<version>.html``.
         exclude: features left out (e.g. a calendar feature that differs by construction).
+        reference_dataset: the profile store's dataset of the training set (the fallback when
+            the bento's own copy of the reference is gone).
 
     Returns:
         The results and the report's path.
@@ -354,7 +375,7 @@ def run_skew(
     model_version = model_version or latest_model_version(root)
     target, files, infos = merged_serving_profile(root, model_version, since)
     latest = infos[-1]
-    reference, reference_path = reference_profile(latest, home / "profiles")
+    reference, reference_path = reference_profile(latest, home / "profiles", reference_dataset)
     wanted = list(features or latest.get("feature_columns") or [])
     if not wanted:
         wanted = [c for c in profiling.column_names(reference) if c in target.get_columns()]
