@@ -49,7 +49,7 @@ def existing_profile_run(
 
 
 def missing_share(summary) -> float:
-    """Share of missing cells of a profile summary (``profiling.summary_frame``)."""
+    """Share of missing cells of a profile summary (``profile_summary.summary_frame``)."""
     return float(summary["null_count"].sum() / max(1, summary["count"].sum()))
 
 
@@ -63,7 +63,7 @@ def log_profile_run(
     """
     import mlflow
 
-    from twelve.monitoring import reports
+    from twelve.monitoring import report_format
 
     stored = documented.profile
     summary = documented.summary
@@ -80,5 +80,5 @@ def log_profile_run(
         mlflow.log_artifact(str(stored.path), "profile")
         mlflow.log_artifact(str(stored.info_path), "profile")
         mlflow.log_artifact(str(documented.report), "report")
-        mlflow.log_text(reports.markdown_summary(summary), "summary.md")
+        mlflow.log_text(report_format.markdown_summary(summary), "summary.md")
         return run.info.run_id

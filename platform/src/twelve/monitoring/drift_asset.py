@@ -22,7 +22,7 @@ import pandas as pd
 from twelve.core import paths, tags
 from twelve.core.files import file_md5
 from twelve.core.project import Project
-from twelve.monitoring import data_runs, drift, monthly, profiling, reports, skew
+from twelve.monitoring import data_runs, drift, monthly, profiling, reports, skew_report
 from twelve.monitoring.config import DriftConfig
 from twelve.training.champion import Champion, current_champion
 from twelve.training.tracking import MlflowResource, MlflowUnavailableError
@@ -185,7 +185,7 @@ def judge_month(context, project: Project, config: DriftConfig, mlflow: MlflowRe
     reference_version = described["version"]
     event = monthly.drift_event(month, champion.label if champion else reference_version[:12])
     against = "the champion's training data" if champion else "the training reference"
-    html_text = skew.render_skew_report(
+    html_text = skew_report.render_skew_report(
         inputs.reference,
         target,
         results,
@@ -229,7 +229,7 @@ def judge_month(context, project: Project, config: DriftConfig, mlflow: MlflowRe
         "drift_distance": inputs.thresholds.drift_distance,
         "report": dg.MetadataValue.path(str(report)),
         "mlflow_run_id": run_id,
-        "features": dg.MetadataValue.md(skew.results_markdown(results)),
+        "features": dg.MetadataValue.md(skew_report.results_markdown(results)),
     }
 
 

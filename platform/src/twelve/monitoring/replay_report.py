@@ -77,11 +77,11 @@ def outcome_line(outcome: MonthOutcome, metric: str = "score") -> str:
 
 
 def _chart(months: list[MonthOutcome], metric: str) -> str:
-    from twelve.monitoring import reports
+    from twelve.monitoring import report_charts
 
     labels = [m.month for m in months]
-    with reports._style():
-        figure, axes = reports._figure(width=9, height=2.8)
+    with report_charts.chart_style():
+        figure, axes = report_charts.new_figure(width=9, height=2.8)
         score = [m.score if m.score is not None else float("nan") for m in months]
         base = [m.baseline_score if m.baseline_score is not None else float("nan")
                 for m in months]  # fmt: skip
@@ -101,7 +101,7 @@ def _chart(months: list[MonthOutcome], metric: str) -> str:
         axes.set_zorder(mean.get_zorder() + 1)
         axes.patch.set_visible(False)
         axes.legend(frameon=False, fontsize=7, loc="lower left")
-        return reports._svg(figure)
+        return report_charts.to_svg(figure)
 
 
 def _row(m: MonthOutcome) -> str:

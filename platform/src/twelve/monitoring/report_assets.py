@@ -24,9 +24,10 @@ from twelve.core import tags
 from twelve.core.files import file_md5
 from twelve.core.project import Project
 from twelve.data.versioning import DvcResource
-from twelve.monitoring import data_runs, reports
+from twelve.monitoring import data_runs, report_format, reports
 from twelve.monitoring.config import ProfileConfig
-from twelve.monitoring.profiling import ProfileStore, summary_frame
+from twelve.monitoring.profile_summary import summary_frame
+from twelve.monitoring.profiling import ProfileStore
 from twelve.training.tracking import MlflowResource
 
 GROUP = "data_reports"
@@ -102,7 +103,7 @@ def document(
             "missing_cell_share": dg.MetadataValue.float(data_runs.missing_share(summary)),
             "report": dg.MetadataValue.path(str(report)),
             "profile": dg.MetadataValue.path(str(stored.path)),
-            "summary": dg.MetadataValue.md(reports.markdown_summary(summary)),
+            "summary": dg.MetadataValue.md(report_format.markdown_summary(summary)),
             "mlflow_experiment": tracking.experiment,
             "mlflow_run_id": run_id,
             "reused": reused is not None,

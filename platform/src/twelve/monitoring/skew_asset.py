@@ -14,7 +14,7 @@ import dagster as dg
 
 from twelve.core import paths, tags
 from twelve.core.project import Project
-from twelve.monitoring import data_runs, drift, skew
+from twelve.monitoring import data_runs, drift, skew, skew_report
 from twelve.monitoring.config import SkewConfig
 
 GROUP = "monitoring"
@@ -61,7 +61,7 @@ def judge_window(context, project: Project, config: SkewConfig) -> dict:
         "drifted_features": dg.MetadataValue.json(report.drifted),
         "verdicts": dg.MetadataValue.json(report.verdicts),
         "report": dg.MetadataValue.path(str(report.report)),
-        "features": dg.MetadataValue.md(skew.results_markdown(report.results)),
+        "features": dg.MetadataValue.md(skew_report.results_markdown(report.results)),
     }
 
 
