@@ -5,7 +5,7 @@ multiple testing, on samples of growing size drawn from held-out rows of the rea
 detector is the production one: each sample is profiled with whylogs
 (``twelve.monitoring.profiling.profile_frame``) and compared with a reference profile by
 ``twelve.monitoring.drift.compare_profiles`` with the thresholds of
-``projects/flight_delays/conf/drift.yaml``
+``projects/flight_delays/src/flight_delays/defs/continuous_training/defs.yaml``
 (same alpha, distances, excluded features); a sample "alarms" when the data-set verdict is
 ``drift`` (``twelve.monitoring.drift.dataset_verdict``: a feature both significant after Holm and
 with a
@@ -27,7 +27,7 @@ Besides the verdict's alarm rate the table shows the rate of "any feature signif
 Holm" (the test alone, Failing Loudly's criterion) and of "possible drift" or worse (a feature
 reaching ``warn_distance``), so the role of each threshold is visible.
 
-Measured on this machine (2026-11-27, 100 samples per cell; conf/drift.yaml: alpha 0.05,
+Measured on this machine (2026-11-27, 100 samples per cell; its defs.yaml: alpha 0.05,
 warn_distance 0.1, drift_distance 0.15, min_rows 30; 23 features, `month` excluded; reference
 41,869 spring rows; ~5 min in all). Alarm = verdict drift; sig = any feature significant (Holm);
 warn+ = verdict possible drift or drift:
@@ -74,15 +74,17 @@ log = logging.getLogger("bench.drift")
 
 SPRING = [3, 4, 5]
 JULY = 7
-DRIFT_YAML = REPO / "projects" / "flight_delays" / "conf" / "drift.yaml"
+DRIFT_YAML = REPO / "projects/flight_delays/src/flight_delays/defs/continuous_training/defs.yaml"
 
 
 def configured_thresholds():
-    """The thresholds and excluded features of ``conf/drift.yaml`` (what production uses)."""
-    from twelve.core.config import load_defaults
+    """The thresholds and excluded features of the project's continuous-training block (what
+    production uses)."""
+    import yaml
+
     from twelve.monitoring import drift
 
-    settings = dict(load_defaults(DRIFT_YAML, "drift"))
+    settings = dict(yaml.safe_load(DRIFT_YAML.read_text())["attributes"]["drift"])
     excluded = list(settings.pop("exclude_features", []))
     return drift.DriftThresholds(**settings), excluded
 

@@ -269,3 +269,24 @@ def test_a_data_version_is_documented_under_any_data_set_name(tmp_path):
     assert audit.documented("a" * 32, store, tmp_path) == (True, True)
     assert audit.documented("b" * 32, store, tmp_path) == (True, False)  # no report
     assert audit.documented("c" * 32, store, tmp_path) == (False, False)
+
+
+def test_a_project_configuring_the_monitoring_blocks_passes_drift_and_reports(fixture_repo):
+    # The blocks of the library, configured in YAML, instead of the project's own modules.
+    _remove(f"{DEFS}/sensors.py")(fixture_repo)
+    _remove(f"{DEFS}/profiles.py")(fixture_repo)
+    for folder, kind in (("continuous_training", "ContinuousTraining"),
+                         ("data_reports", "DataReports")):  # fmt: skip
+        block = fixture_repo / DEFS / folder / "defs.yaml"
+        block.parent.mkdir()
+        block.write_text(f"type: twelve.monitoring.component.{kind}\n")
+
+    card = _card(fixture_repo)
+
+    assert set(_statuses(card).values()) == {PASS}, card.text()
+    evidence = {row.key: " ".join(row.evidence) for row in card.rows}
+    assert (
+        f"drift sensor drift_retraining in {DEFS}/continuous_training/defs.yaml"
+        in (evidence["drift"])
+    )
+    assert f"{DEFS}/data_reports/defs.yaml" in evidence["reports"]

@@ -9,14 +9,13 @@ import pandas as pd
 import pytest
 
 from twelve.core.files import file_md5
+from twelve.monitoring.profile_summary import numeric_histogram, summary_frame
 from twelve.monitoring.profiling import (
     ProfileNotFound,
     ProfileStore,
     column_names,
-    numeric_histogram,
     profile_frame,
     row_count,
-    summary_frame,
 )
 
 ROWS = 4000

@@ -6,8 +6,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from twelve.monitoring import reports
-from twelve.monitoring.profiling import ProfileStore, profile_frame, summary_frame
+from twelve.monitoring import report_format, reports
+from twelve.monitoring.profile_summary import summary_frame
+from twelve.monitoring.profiling import ProfileStore, profile_frame
 
 ROWS = 3000
 
@@ -117,8 +118,8 @@ def test_sample_rows_are_shown(frame, page):
 @pytest.mark.parametrize(
     ("value", "text"),
     [
-        (float("nan"), reports.NONE),
-        (None, reports.NONE),
+        (float("nan"), report_format.NONE),
+        (None, report_format.NONE),
         (2013.0, "2,013"),
         (1234567.891, "1,234,568"),
         (1234.5, "1,234.5"),
@@ -128,11 +129,11 @@ def test_sample_rows_are_shown(frame, page):
     ],
 )
 def test_numbers_are_formatted_for_reading(value, text):
-    assert reports.format_number(value) == text
+    assert report_format.format_number(value) == text
 
 
 def test_the_markdown_summary_has_one_row_per_column(frame):
-    text = reports.markdown_summary(summary_frame(profile_frame(frame)))
+    text = report_format.markdown_summary(summary_frame(profile_frame(frame)))
     lines = text.splitlines()
     assert lines[0].startswith("| column | kind | missing |")
     assert len(lines) == 2 + len(frame.columns)

@@ -436,7 +436,7 @@ def test_the_skew_command_and_asset_report_the_same_verdicts(served, capsys):
 
     import dagster as dg
 
-    from flight_delays.defs.serving import serving_skew
+    from flight_delays.definitions import build_defs
     from twelve.cli.commands import skew as skew_command
 
     parser = argparse.ArgumentParser()
@@ -446,13 +446,13 @@ def test_the_skew_command_and_asset_report_the_same_verdicts(served, capsys):
     body = json.loads(capsys.readouterr().out)
     assert code == 1 and body["verdicts"]["drift"] >= 1  # month drifts: --fail-on-drift says so
 
-    # The asset leaves `month` out (conf/serving.yaml): so does the command with --exclude.
+    # The asset leaves `month` out (its defs.yaml): so does the command with --exclude.
     args = parser.parse_args(["skew", "--json", "--exclude", "month"])
     assert args.func(args) == 0
     body = json.loads(capsys.readouterr().out)
     assert "month" not in {result["feature"] for result in body["results"]}
 
-    result = dg.materialize([serving_skew])
+    result = dg.materialize([build_defs().resolve_assets_def("serving_skew")])
     assert result.success
     metadata = result.asset_materializations_for_node("serving_skew")[0].metadata
     assert metadata["verdicts"].value == body["verdicts"]

@@ -17,8 +17,10 @@ import pytest
 import training_block_support as support
 
 from twelve.core.project import Project
+from twelve.monitoring.retraining import retraining_run_config
+from twelve.monitoring.sensor import retraining_targets
 from twelve.training.component import Training
-from twelve.training.config import parse_pipelines, retraining_run_config
+from twelve.training.config import parse_pipelines
 from twelve.training.tracking import MlflowResource
 
 NAMES = ["holdout_set", "trained_model", "model_evaluation", "model_alias"]
@@ -198,9 +200,14 @@ def test_a_prefixed_projects_keys_tags_and_dependencies(prefixed):
     }
 
 
+def _retraining_config(project, defs, holdout: str, required_score: float) -> dict | None:
+    targets = retraining_targets(project, defs.resolve_asset_graph(), 1, required_score)
+    return retraining_run_config(holdout, targets)
+
+
 def test_the_retraining_run_config_is_built_from_the_role_tags(prefixed):
-    _, defs = prefixed
-    config = retraining_run_config(defs.resolve_asset_graph(), "2024-06", "2024-04", 0.55)
+    project, defs = prefixed
+    config = _retraining_config(project, defs, "2024-06", 0.55)
     assert config == {
         "ops": {
             "demo__holdout_set": {"config": {"month": "2024-06"}},
@@ -208,15 +215,13 @@ def test_the_retraining_run_config_is_built_from_the_role_tags(prefixed):
             "demo__model_evaluation": {"config": {"required_score": 0.55}},
         }
     }
-    with pytest.raises(ValueError, match="not before holdout_month"):
-        retraining_run_config(defs.resolve_asset_graph(), "2024-04", "2024-04", 0.55)
 
 
 @pytest.mark.slow
 def test_a_prefixed_project_trains_under_its_own_keys_and_registered_model(prefixed, env):
     project, defs = prefixed
     mlflow = MlflowResource(experiment=project.name)
-    run_config = retraining_run_config(defs.resolve_asset_graph(), "2024-06", "2024-04", 0.6)
+    run_config = _retraining_config(project, defs, "2024-06", 0.6)
     result = dg.materialize(
         [defs.get_assets_def(project.key(name)) for name in [*NAMES, "leaderboard"]],
         instance=dg.DagsterInstance.ephemeral(),

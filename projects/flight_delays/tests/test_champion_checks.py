@@ -6,13 +6,14 @@ import pytest
 from synthetic_training_set import build_training_set
 
 from flight_delays import contract
-from flight_delays.defs import drift as month_drift_defs
-from flight_delays.defs import performance
-from flight_delays.paths import training_set_path
 from twelve import testing
+from twelve.core.project import Project
+from twelve.monitoring.data_runs import data_tracking
 from twelve.training import evaluation, modeling
 from twelve.training.champion import champion_from_run, current_champion
 from twelve.training.tracking import MlflowResource
+
+training_set_path = Project.of_package("flight_delays").training_set_path
 
 APRIL, JULY = "2013-04-01", "2013-07-01"
 
@@ -48,6 +49,15 @@ def champion_env(tmp_path_factory):
     mp.undo()
 
 
+@pytest.fixture(scope="module")
+def checks(champion_env):
+    """The project's configured month_drift and month_performance."""
+    from flight_delays.definitions import build_defs
+
+    defs = build_defs()
+    return {name: defs.resolve_assets_def(name) for name in ("month_drift", "month_performance")}
+
+
 def _materialize(asset, partition: str, **config):
     result = dg.materialize(
         [asset],
@@ -55,7 +65,6 @@ def _materialize(asset, partition: str, **config):
         run_config={"ops": {asset.key.to_python_identifier(): {"config": config}}}
         if config
         else None,
-        resources={"mlflow": MlflowResource()},
         raise_on_error=False,
     )
     assert result.success
@@ -77,8 +86,8 @@ def test_a_run_without_its_training_window_is_refused_by_name():
         champion_from_run("m", "3", "run-1", {"train_first_month": "2013-01"}, {})
 
 
-def test_july_drifts_against_the_champions_april_rows(champion_env):
-    metadata = _materialize(month_drift_defs.month_drift, JULY)
+def test_july_drifts_against_the_champions_april_rows(champion_env, checks):
+    metadata = _materialize(checks["month_drift"], JULY)
 
     assert metadata["verdict"] == "drift"
     assert "temp" in metadata["drifted_features"]
@@ -89,33 +98,29 @@ def test_july_drifts_against_the_champions_april_rows(champion_env):
     assert "blue: 2013-07" in html and "null share 2013-07" in html  # labelled as the month
 
 
-def test_april_against_its_own_rows_is_no_drift(champion_env):
-    assert _materialize(month_drift_defs.month_drift, APRIL)["verdict"] == "no drift"
+def test_april_against_its_own_rows_is_no_drift(checks):
+    assert _materialize(checks["month_drift"], APRIL)["verdict"] == "no drift"
 
 
-def test_performance_on_a_new_month_and_on_a_training_month(champion_env):
-    july = _materialize(performance.month_performance, JULY)
-    april = _materialize(performance.month_performance, APRIL)
+def test_performance_on_a_new_month_and_on_a_training_month(checks):
+    july = _materialize(checks["month_performance"], JULY)
+    april = _materialize(checks["month_performance"], APRIL)
 
     assert july["model"] == "flight_delays v1" and july["rows"] == 3000
-    assert 0.5 < july["roc_auc"] <= 1 and july["trained_on_month"] is False
-    assert july["verdict"] == ("below" if july["roc_auc"] < 0.65 else "ok")
+    assert july["metric"] == "roc_auc"
+    assert 0.5 < july["score"] <= 1 and july["trained_on_month"] is False
+    assert july["verdict"] == ("below" if july["score"] < 0.65 else "ok")
     assert july["performance_event"] == "2013-07@flight_delays-v1"
+    assert july["holdout_score"] == 0.7 and 0 < july["label_mean"] < 1
     assert april["verdict"] == "trained on"  # never a trigger, whatever the score
-    # A minimum above any score: the new month is below it, the training month still is not.
-    strict = _materialize(performance.month_performance, JULY, min_roc_auc=0.999)
+    # A requirement above any score: the new month is below it, the training month still is not.
+    strict = _materialize(checks["month_performance"], JULY, required_score=0.999)
     assert strict["verdict"] == "below"
 
-    from flight_delays.defs.profiles import data_tracking
-
-    run = data_tracking(MlflowResource()).client().get_run(july["mlflow_run_id"])
+    run = (
+        data_tracking(MlflowResource(experiment="flight_delays"))
+        .client()
+        .get_run(july["mlflow_run_id"])
+    )
     assert run.data.tags["twelve.kind"] == "month_performance"
-    assert run.data.metrics["roc_auc"] == pytest.approx(july["roc_auc"], abs=1e-4)
-
-
-@pytest.mark.parametrize(
-    ("roc_auc", "trained_on", "verdict"),
-    [(0.6, False, "below"), (0.65, False, "ok"), (0.7, False, "ok"), (0.3, True, "trained on")],
-)
-def test_performance_verdict(roc_auc, trained_on, verdict):
-    assert performance.performance_verdict(roc_auc, 0.65, trained_on) == verdict
+    assert run.data.metrics["roc_auc"] == pytest.approx(july["score"], abs=1e-4)

@@ -1,4 +1,5 @@
-"""The per-month drift asset on real flights: a month like the reference passes, July drifts."""
+"""The month_drift asset of flight_delays' continuous-training block, on real flights: a month like
+the reference passes, July drifts (thresholds and excluded features from its defs.yaml)."""
 
 import json
 
@@ -6,12 +7,14 @@ import dagster as dg
 import pytest
 from synthetic_training_set import build_training_set
 
-from flight_delays.defs import drift as month_drift_defs
-from flight_delays.paths import training_set_path
 from twelve import testing
 from twelve.core.files import file_md5
+from twelve.core.project import Project
+from twelve.monitoring.data_runs import data_tracking
 from twelve.monitoring.profiling import ProfileStore, profile_frame
 from twelve.training.tracking import MlflowResource
+
+training_set_path = Project.of_package("flight_delays").training_set_path
 
 APRIL, JULY = "2013-04-01", "2013-07-01"
 
@@ -37,18 +40,23 @@ def drift_env(tmp_path_factory):
     store = ProfileStore()
     store.write("training_set", version, profile_frame(other_april))
     store.set_reference("training_set", version)
-    yield env, version
+    from flight_delays.definitions import build_defs
+
+    yield env, version, build_defs().resolve_assets_def("month_drift")
     mp.undo()
 
 
-def _materialize(partition: str, **config):
-    return dg.materialize(
-        [month_drift_defs.month_drift],
-        partition_key=partition,
-        run_config={"ops": {"month_drift": {"config": config}}} if config else None,
-        resources={"mlflow": MlflowResource()},
-        raise_on_error=False,
-    )
+@pytest.fixture
+def materialize(drift_env):
+    def run(partition: str, **config):
+        return dg.materialize(
+            [drift_env[2]],
+            partition_key=partition,
+            run_config={"ops": {"month_drift": {"config": config}}} if config else None,
+            raise_on_error=False,
+        )
+
+    return run
 
 
 def _metadata(result) -> dict:
@@ -56,9 +64,9 @@ def _metadata(result) -> dict:
     return {key: value.value for key, value in event.metadata.items()}
 
 
-def test_a_month_like_the_reference_has_no_drift(drift_env):
-    _, version = drift_env
-    result = _materialize(APRIL)
+def test_a_month_like_the_reference_has_no_drift(drift_env, materialize):
+    _, version, _ = drift_env
+    result = materialize(APRIL)
 
     assert result.success
     metadata = _metadata(result)
@@ -69,16 +77,16 @@ def test_a_month_like_the_reference_has_no_drift(drift_env):
     assert metadata["drift_event"] == f"2013-04@{version[:12]}"
 
 
-def test_july_drifts_and_the_evidence_is_in_metadata_and_report(drift_env):
-    env, version = drift_env
-    result = _materialize(JULY)
+def test_july_drifts_and_the_evidence_is_in_metadata_and_report(drift_env, materialize):
+    env, version, _ = drift_env
+    result = materialize(JULY)
 
     assert result.success
     metadata = _metadata(result)
     assert metadata["verdict"] == "drift"
     assert "temp" in metadata["drifted_features"]
     assert metadata["scores"]["temp"] >= 0.2
-    assert "month" not in metadata["scores"]  # excluded by conf/drift.yaml
+    assert "month" not in metadata["scores"]  # excluded by defs/continuous_training/defs.yaml
     report = env.home / "reports" / "month_drift" / "2013-07.html"
     assert metadata["report"] == str(report)
     html = report.read_text()
@@ -87,9 +95,7 @@ def test_july_drifts_and_the_evidence_is_in_metadata_and_report(drift_env):
     assert saved["verdict"]["verdict"] == "drift" and saved["event"] == f"2013-07@{version[:12]}"
 
     # Logged to MLflow: verdict tags, per-feature distances, the report.
-    from flight_delays.defs.profiles import data_tracking
-
-    tracking = data_tracking(MlflowResource())
+    tracking = data_tracking(MlflowResource(experiment="flight_delays"))
     run = tracking.client().get_run(metadata["mlflow_run_id"])
     assert run.data.tags["twelve.kind"] == "drift_report"
     assert run.data.tags["twelve.verdict"] == "drift"
@@ -99,17 +105,17 @@ def test_july_drifts_and_the_evidence_is_in_metadata_and_report(drift_env):
     assert artifacts == {"report/2013-07.html", "report/2013-07.json"}
 
 
-def test_thresholds_come_from_the_config(drift_env):
+def test_thresholds_come_from_the_config(materialize):
     # A distance no feature reaches: July is still significant, but at most "possible drift".
-    result = _materialize(JULY, drift_distance=1.0, warn_distance=0.1)
+    result = materialize(JULY, drift_distance=1.0, warn_distance=0.1)
 
     assert result.success
     assert _metadata(result)["verdict"] == "possible drift"
 
 
-def test_a_feature_threshold_overrides_the_default(drift_env):
+def test_a_feature_threshold_overrides_the_default(materialize):
     # Nothing but the override changes: a feature whose drift is expected no longer drifts.
-    result = _materialize(JULY, feature_drift_distance={"temp": 1.0})
+    result = materialize(JULY, feature_drift_distance={"temp": 1.0})
 
     assert result.success
     metadata = _metadata(result)
@@ -125,8 +131,8 @@ def test_a_feature_threshold_overrides_the_default(drift_env):
         (APRIL, {"feature_drift_distance": {"temp": 0.01}}, "feature_drift_distance of 'temp'"),
     ],
 )
-def test_bad_input_fails_with_a_clear_message(drift_env, partition, config, message):
-    result = _materialize(partition, **config)
+def test_bad_input_fails_with_a_clear_message(materialize, partition, config, message):
+    result = materialize(partition, **config)
 
     assert not result.success
     (failure,) = [event for event in result.all_events if event.is_step_failure]

@@ -1,14 +1,17 @@
-"""Data-report assets through Dagster: profile + report per data version, logged to MLflow."""
+"""The data-report block of flight_delays through Dagster: profile + report per data version,
+logged to MLflow (experiment flight_delays_data), for every raw month and the training set."""
 
 import json
+from pathlib import Path
 
 import dagster as dg
 import pandas as pd
 import pytest
 
 from flight_delays import ingest
-from flight_delays.defs import profiles
 from twelve.core.files import file_md5, write_parquet
+from twelve.core.project import Project
+from twelve.monitoring.data_runs import data_tracking
 from twelve.monitoring.profiling import ProfileStore, row_count
 from twelve.training.tracking import MlflowResource
 
@@ -20,7 +23,7 @@ def _metadata(result, key):
 
 
 def _data_runs(mlflow: MlflowResource, dataset: str):
-    tracking = profiles.data_tracking(mlflow)
+    tracking = data_tracking(mlflow)
     return tracking.client().search_runs(
         [tracking.experiment_id()], filter_string=f"tags.`twelve.dataset` = '{dataset}'"
     )
@@ -35,26 +38,39 @@ def _artifacts(mlflow: MlflowResource, run_id: str) -> set[str]:
 
 
 @pytest.fixture
-def january(twelve_env):
-    """The real raw file of January 2013, written and versioned like the raw asset does."""
-    path = twelve_env.data_dir / "raw" / "flights" / "2013-01.parquet"
-    write_parquet(ingest.read_flights("2013-01"), path)
-    return path, twelve_env.dvc().track(path)
+def project(twelve_env):
+    """The project's definitions and an instance, in a throw-away environment."""
+    from flight_delays.definitions import build_defs
+
+    defs = build_defs()
+
+    def materialize(name: str, partition: str | None = None, **kwargs):
+        return dg.materialize(
+            [defs.resolve_assets_def(name)],
+            partition_key=partition,
+            instance=instance,
+            raise_on_error=False,
+            **kwargs,
+        )
+
+    with dg.instance_for_test() as instance:
+        yield materialize
+
+
+def _arrive(materialize, partition: str):
+    """A raw month materialized by the raw block (written, versioned with DVC): path, md5."""
+    result = materialize("raw_flights", partition)
+    assert result.success
+    metadata = _metadata(result, "raw_flights")
+    return Path(metadata["path"].value), metadata["dvc_md5"].value
 
 
 @pytest.mark.slow
-def test_a_raw_month_is_profiled_reported_and_logged_under_its_dvc_md5(twelve_env, january):
-    path, md5 = january
+def test_a_raw_month_is_profiled_reported_and_logged_under_its_dvc_md5(twelve_env, project):
+    path, md5 = _arrive(project, JANUARY)
     mlflow = MlflowResource()
-    resources = {"dvc": twelve_env.dvc(), "mlflow": mlflow}
-    instance = dg.DagsterInstance.ephemeral()
 
-    result = dg.materialize(
-        [profiles.raw_flights_profile],
-        partition_key=JANUARY,
-        resources=resources,
-        instance=instance,
-    )
+    result = project("raw_flights_profile", JANUARY)
 
     store = ProfileStore()
     assert (
@@ -88,53 +104,42 @@ def test_a_raw_month_is_profiled_reported_and_logged_under_its_dvc_md5(twelve_en
     }
 
     # The same data version again: reused, not profiled and logged a second time.
-    again = dg.materialize(
-        [profiles.raw_flights_profile],
-        partition_key=JANUARY,
-        resources=resources,
-        instance=instance,
-    )
+    again = project("raw_flights_profile", JANUARY)
     assert _metadata(again, "raw_flights_profile")["reused"].value is True
     assert len(_data_runs(mlflow, "raw_flights")) == 1
 
 
-@pytest.mark.slow
-def test_a_month_that_dvc_does_not_track_fails_clearly(twelve_env):
-    path = twelve_env.data_dir / "raw" / "flights" / "2013-02.parquet"
-    write_parquet(ingest.read_flights("2013-02").head(100), path)
-
-    result = dg.materialize(
-        [profiles.raw_flights_profile],
-        partition_key="2013-02-01",
-        resources={"dvc": twelve_env.dvc(), "mlflow": MlflowResource()},
-        raise_on_error=False,
-    )
-
+def _failure(result) -> str:
     assert not result.success
     (failure,) = [event for event in result.all_events if event.is_step_failure]
-    message = failure.step_failure_data.error.message
+    return failure.step_failure_data.error.message
+
+
+@pytest.mark.slow
+def test_a_month_that_dvc_does_not_track_fails_clearly(twelve_env, project):
+    _arrive(project, "2013-02-01")
+    (twelve_env.data_dir / "raw" / "flights" / "2013-02.parquet.dvc").unlink()  # untracked
+
+    message = _failure(project("raw_flights_profile", "2013-02-01"))
+
     assert "2013-02.parquet is not tracked by DVC" in message
     assert not (twelve_env.home / "profiles" / "raw_flights").exists()
 
 
 @pytest.mark.slow
-def test_a_month_changed_after_versioning_fails_clearly(twelve_env, january):
-    path, md5 = january
+def test_a_month_changed_after_versioning_fails_clearly(project):
+    path, md5 = _arrive(project, JANUARY)
     write_parquet(ingest.read_flights("2013-01").head(10), path)  # edited behind DVC's back
 
-    result = dg.materialize(
-        [profiles.raw_flights_profile],
-        partition_key=JANUARY,
-        resources={"dvc": twelve_env.dvc(), "mlflow": MlflowResource()},
-        raise_on_error=False,
-    )
+    message = _failure(project("raw_flights_profile", JANUARY))
 
-    assert not result.success
-    (failure,) = [event for event in result.all_events if event.is_step_failure]
-    assert (
-        f"changed since DVC versioned it (pointer md5 {md5}"
-        in failure.step_failure_data.error.message
-    )
+    assert f"changed since DVC versioned it (pointer md5 {md5}" in message
+
+
+def test_a_month_that_never_arrived_is_named(project):
+    message = _failure(project("raw_flights_profile", "2013-03-01"))
+
+    assert "raw_flights has no materialization of 2013-03-01: materialize it first" in message
 
 
 def _small_training_set() -> pd.DataFrame:
@@ -157,12 +162,12 @@ def _small_training_set() -> pd.DataFrame:
 
 
 @pytest.mark.slow
-def test_the_training_set_profile_becomes_the_reference(twelve_env):
-    path = profiles.training_set_path()
+def test_the_training_set_profile_becomes_the_reference(twelve_env, project):
+    path = Project.of_package("flight_delays").training_set_path()
     write_parquet(_small_training_set(), path)
     md5 = file_md5(path)
 
-    result = dg.materialize([profiles.training_set_profile], resources={"mlflow": MlflowResource()})
+    result = project("training_set_profile")
 
     store = ProfileStore()
     assert store.reference_version("training_set") == md5
@@ -181,17 +186,13 @@ def test_the_training_set_profile_becomes_the_reference(twelve_env):
     assert (twelve_env.home / "reports" / "training_set" / f"{md5}.html").is_file()
 
 
-def test_the_missing_training_set_is_named(twelve_env):
-    result = dg.materialize(
-        [profiles.training_set_profile],
-        resources={"mlflow": MlflowResource()},
-        raise_on_error=False,
-    )
-    (failure,) = [event for event in result.all_events if event.is_step_failure]
-    assert "training_set.parquet does not exist" in failure.step_failure_data.error.message
+def test_the_missing_training_set_is_named(project):
+    message = _failure(project("training_set_profile"))
+
+    assert "training_set.parquet does not exist" in message
 
 
-def test_the_area_definitions_load_with_their_resources():
+def test_the_block_definitions_load_with_their_resources():
     from flight_delays.definitions import build_defs
 
     defs = build_defs()
@@ -201,6 +202,6 @@ def test_the_area_definitions_load_with_their_resources():
         assert node.description.strip()
         assert node.group_name == "data_reports"
     raw = graph.get(dg.AssetKey("raw_flights_profile"))
-    assert raw.partitions_def == profiles.monthly_partitions
+    assert raw.partitions_def == Project.of_package("flight_delays").partitions()
     assert dg.AssetKey("raw_flights") in raw.parent_keys
     assert {"mlflow", "dvc"} <= set(defs.resources)

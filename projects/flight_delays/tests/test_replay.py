@@ -1,4 +1,5 @@
-"""`twelve replay`: the continuous-training loop on real months, and its pure helpers.
+"""`twelve replay flight_delays`: the continuous-training loop on real months (its pure parts are
+tested in tests/test_replay_summary.py).
 
 The end-to-end test bootstraps a champion on January-March and replays April: April's flights are
 served to the champion's bento (`bentoml serve`), April arrives, the sensor checks it and starts
@@ -12,99 +13,10 @@ import sys
 from pathlib import Path
 
 import dagster as dg
-import pandas as pd
 import pytest
 from synthetic_training_set import build_training_set
 
-from flight_delays import replay
-from twelve.cli.commands.replay import parse_months
-from twelve.cli.main import UsageError
-from twelve.deploy.bento_server import json_rows
-
 TWELVE = str(Path(sys.executable).parent / "twelve")  # the entry point, as users run it
-
-
-def _outcome(month: str, **fields) -> replay.MonthOutcome:
-    return replay.MonthOutcome(month=month, **fields)
-
-
-@pytest.mark.parametrize(
-    ("text", "months"),
-    [
-        ("2013-05..2013-07", ["2013-05", "2013-06", "2013-07"]),
-        ("2013-07,2013-05", ["2013-05", "2013-07"]),
-        ("2013-04", ["2013-04"]),
-    ],
-)
-def test_months_are_parsed(text, months):
-    assert parse_months(text) == months
-
-
-@pytest.mark.parametrize(
-    ("text", "message"), [("2013-13", "YYYY-MM"), ("2013-07..2013-05", "before"), (",", "no month")]
-)
-def test_bad_months_are_refused_by_name(text, message):
-    with pytest.raises(UsageError, match=message):
-        parse_months(text)
-
-
-def test_month_traffic_is_a_reproducible_sample_of_the_month():
-    frame = pd.DataFrame(
-        {
-            "flight_month": ["2013-04"] * 50 + ["2013-05"] * 5,
-            "event_timestamp": pd.date_range("2013-04-01", periods=55, freq="h"),
-        }
-    )
-    sample = replay.month_traffic(frame, "2013-04", 10, seed=1)
-
-    assert len(sample) == 10 and set(sample["flight_month"]) == {"2013-04"}
-    assert sample.equals(replay.month_traffic(frame, "2013-04", 10, seed=1))
-    assert len(replay.month_traffic(frame, "2013-05", 10, seed=1)) == 5  # all of a small month
-    with pytest.raises(ValueError, match=r"no flight of 2013-06 .* \['2013-04', '2013-05'\]"):
-        replay.month_traffic(frame, "2013-06", 10, seed=1)
-
-
-def test_records_are_json_ready_and_batched():
-    frame = pd.DataFrame({"temp": [1.5, float("nan")], "carrier": ["UA", None]})
-    records = json_rows(frame, ["temp", "carrier"])
-
-    assert records == [{"temp": 1.5, "carrier": "UA"}, {"temp": None, "carrier": None}]
-    json.dumps(records)
-    assert [len(b) for b in replay.batches(list(range(7)), 3)] == [3, 3, 1]
-    with pytest.raises(ValueError, match="batch size"):
-        replay.batches([1], 0)
-
-
-def test_the_report_is_self_contained_with_a_chart_and_a_row_per_month():
-    summary = replay.ReplaySummary(
-        initial_months=["2013-01"],
-        first_champion="flight_delays v1",
-        months=[
-            _outcome(
-                "2013-05",
-                roc_auc=0.62,
-                baseline_roc_auc=0.55,
-                late_rate=0.3,
-                drift_verdict="drift",
-                drifted=["temp"],
-                decision="promoted",
-            ),
-            _outcome(
-                "2013-06",
-                roc_auc=0.66,
-                baseline_roc_auc=0.53,
-                late_rate=0.2,
-                drift_verdict="no drift",
-                decision="no retraining",
-            ),
-        ],
-    )
-    page = replay.render_report(summary)
-
-    assert page.count("<tr><td>2013-") == 2 and "<svg" in page
-    assert "promoted" in page and "temp" in page
-    assert "<script" not in page and "<link" not in page and "src=" not in page  # offline
-    assert "-> promoted" in replay.outcome_line(summary.months[0])
 
 
 @pytest.fixture(scope="module")
@@ -144,10 +56,12 @@ def test_the_loop_runs_drift_to_sensor_to_retraining_to_gate(replayed):
     assert april["serving_verdict"] in ("drift", "possible drift", "no drift")
     # April against the champion's January rows: spring is warmer (real drift).
     assert april["drift_verdict"] == "drift" and "temp" in april["drifted"]
-    assert april["roc_auc"] is not None and april["performance_verdict"] in ("ok", "below")
+    assert summary["metric"] == "roc_auc" and summary["project"] == "flight_delays"
+    assert april["score"] is not None and april["performance_verdict"] in ("ok", "below")
     jobs = [(run["job"], run["success"]) for run in april["runs"]]
     assert jobs == [("drift_check", True), ("retraining", True)]
     assert april["decision"] in ("promoted", "kept challenger")
+    assert april["challenger_score"] is not None and april["champion_score"] is not None
     assert april["bento_after"].startswith("flight_delay:")
     page = (workdir / "replay.html").read_text()
     assert "<svg" in page and "2013-04" in page

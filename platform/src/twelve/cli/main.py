@@ -45,7 +45,12 @@ def _setup_logging(verbose: bool) -> None:
         logging.getLogger(noisy).setLevel(logging.WARNING)
 
 
-def _load_definitions(project: str):
+def load_definitions(project: str):
+    """The definitions of a project's code location (``<package>.definitions``), built now.
+
+    Raises:
+        UsageError: the project is not installed (named).
+    """
     import dagster as dg
 
     module_name = f"{project}.definitions"
@@ -72,7 +77,7 @@ def cmd_run(args: argparse.Namespace) -> int:
 
     from twelve.cli.runner import run_golden_path
 
-    defs = _load_definitions(args.project)
+    defs = load_definitions(args.project)
     jobs = {job.name for job in defs.resolve_all_job_defs()}
     if args.main_job not in jobs:
         raise UsageError(

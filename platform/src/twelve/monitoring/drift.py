@@ -7,7 +7,7 @@ Per feature, two numbers that answer different questions:
 
 - a **distance** (effect size): the Hellinger distance between the two distributions, binned on
   the deciles of both sides for numbers or over the frequent values (+ "other") for
-  categories, minus its expected value under no shift (:func:`debiased_hellinger`). 0 = no
+  categories, minus its expected value under no shift (``drift_stats.debiased_hellinger``). 0 = no
   shift beyond noise, 1 = disjoint; it does not grow with the sample size, so it says whether a
   shift is *large enough to matter*;
 - a **test** (is the shift more than sampling noise): Kolmogorov-Smirnov for numbers (on the KLL
@@ -42,7 +42,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
-from twelve.monitoring import profiling
+from twelve.monitoring import drift_stats, profile_summary, profiling
 
 if TYPE_CHECKING:
     from whylogs.core import DatasetProfileView
@@ -120,89 +120,6 @@ class FeatureDrift:
         }
 
 
-# --------------------------------------------------------------------------- statistics
-def hellinger(p: Sequence[float], q: Sequence[float]) -> float:
-    """Hellinger distance between two discrete distributions (normalized here), in [0, 1].
-
-    Raises:
-        ValueError: different lengths, negative masses, or an empty distribution.
-    """
-    p_arr, q_arr = np.asarray(p, dtype=float), np.asarray(q, dtype=float)
-    if p_arr.shape != q_arr.shape or p_arr.ndim != 1:
-        raise ValueError(f"distributions of different shapes: {p_arr.shape} vs {q_arr.shape}")
-    if (p_arr < 0).any() or (q_arr < 0).any():
-        raise ValueError("masses must be non-negative")
-    if p_arr.sum() <= 0 or q_arr.sum() <= 0:
-        raise ValueError("a distribution without mass has no distance")
-    p_arr, q_arr = p_arr / p_arr.sum(), q_arr / q_arr.sum()
-    overlap = float(np.sum(np.sqrt(p_arr * q_arr)))
-    return math.sqrt(max(0.0, 1.0 - min(1.0, overlap)))
-
-
-def debiased_hellinger(reference_counts: Sequence[float], target_counts: Sequence[float]) -> float:
-    """Hellinger distance of two count vectors, minus what sampling noise alone produces.
-
-    Two samples of the *same* distribution over ``k`` bins have an expected squared Hellinger
-    distance of about ``(k - 1) / 8 * (1 / n1 + 1 / n2)`` (the chi-squared statistic over 8 and
-    the effective size): 0.12 for 20 bins and 200 rows, enough to look like a shift. That bias is
-    subtracted from the squared distance (floored at 0), so the distance of a small batch means
-    the same as that of a large one.
-    """
-    ref, tgt = np.asarray(reference_counts, float), np.asarray(target_counts, float)
-    raw = hellinger(ref, tgt)
-    bins = int(np.count_nonzero((ref + tgt) > 0))
-    n_ref, n_tgt = ref.sum(), tgt.sum()
-    bias = (bins - 1) / 8 * (1 / n_ref + 1 / n_tgt) if bins > 1 else 0.0
-    return math.sqrt(max(0.0, raw * raw - bias))
-
-
-def kolmogorov_p_value(statistic: float, n_reference: int, n_target: int) -> float:
-    """Asymptotic two-sample Kolmogorov-Smirnov p-value for statistic ``D``.
-
-    Uses the Kolmogorov distribution with the effective size ``n1 n2 / (n1 + n2)`` and
-    Stephens' small-sample correction.
-    """
-    from scipy.special import kolmogorov
-
-    if n_reference <= 0 or n_target <= 0:
-        return math.nan
-    effective = n_reference * n_target / (n_reference + n_target)
-    root = math.sqrt(effective)
-    return float(min(1.0, max(0.0, kolmogorov((root + 0.12 + 0.11 / root) * statistic))))
-
-
-def holm_adjust(p_values: Sequence[float]) -> list[float]:
-    """Holm step-down adjusted p-values (family-wise error control); NaN stays NaN."""
-    values = np.asarray(p_values, dtype=float)
-    present = np.flatnonzero(~np.isnan(values))
-    adjusted = np.full(values.shape, np.nan)
-    if present.size == 0:
-        return adjusted.tolist()
-    order = present[np.argsort(values[present], kind="stable")]
-    m = present.size
-    running = 0.0
-    for rank, index in enumerate(order):
-        running = max(running, min(1.0, (m - rank) * values[index]))
-        adjusted[index] = running
-    return adjusted.tolist()
-
-
-def chi2_homogeneity(reference: Sequence[float], target: Sequence[float]) -> tuple[float, float]:
-    """Chi-squared test that two count vectors come from the same distribution.
-
-    Categories empty on both sides are dropped. Returns ``(statistic, p_value)``; ``(0, 1)``
-    when fewer than two categories are left.
-    """
-    from scipy.stats import chi2_contingency
-
-    table = np.vstack([np.asarray(reference, float), np.asarray(target, float)])
-    table = table[:, table.sum(axis=0) > 0]
-    if table.shape[1] < 2 or (table.sum(axis=1) <= 0).any():
-        return 0.0, 1.0
-    result = chi2_contingency(table, correction=False)
-    return float(result.statistic), float(result.pvalue)
-
-
 # --------------------------------------------------------------------------- per feature
 def _kll(view: DatasetProfileView, name: str):
     metric = view.get_column(name).get_metric("distribution")
@@ -254,7 +171,7 @@ def numeric_shift(
     n_ref, n_tgt = int(ref.get_n()), int(tgt.get_n())
     ref_counts = np.asarray(ref.get_pmf(list(edges))) * n_ref
     tgt_counts = np.asarray(tgt.get_pmf(list(edges))) * n_tgt
-    return statistic, debiased_hellinger(ref_counts, tgt_counts), n_ref, n_tgt
+    return statistic, drift_stats.debiased_hellinger(ref_counts, tgt_counts), n_ref, n_tgt
 
 
 def _category_counts(summary: dict[str, Any]) -> dict[str, float]:
@@ -321,8 +238,8 @@ def categorical_shift(
     _, table = category_table(reference_summary, target_summary)
     if table.shape[1] < 2:
         return 0.0, 1.0, 0.0
-    statistic, p_value = chi2_homogeneity(table[0], table[1])
-    return statistic, p_value, debiased_hellinger(table[0], table[1])
+    statistic, p_value = drift_stats.chi2_homogeneity(table[0], table[1])
+    return statistic, p_value, drift_stats.debiased_hellinger(table[0], table[1])
 
 
 def _verdict(
@@ -334,6 +251,38 @@ def _verdict(
     if distance >= thresholds.warn_distance:
         return "warn"
     return "ok"
+
+
+def _score_feature(reference, target, name: str, thresholds: DriftThresholds) -> dict[str, Any]:
+    """One feature's test, statistic, p-value and distance (before Holm's adjustment)."""
+    ref_summary = profile_summary.column_summary(reference, name, top=CATEGORY_TOP)
+    tgt_summary = profile_summary.column_summary(target, name, top=CATEGORY_TOP)
+    ref_rows = ref_summary["count"] - ref_summary["null_count"]
+    tgt_rows = tgt_summary["count"] - tgt_summary["null_count"]
+    kind = ref_summary["kind"]
+    base = {
+        "feature": name,
+        "kind": kind,
+        "reference_rows": int(ref_rows),
+        "target_rows": int(tgt_rows),
+        "reference_null_share": float(ref_summary["null_share"]),
+        "target_null_share": float(tgt_summary["null_share"]),
+    }
+    untested = {"test": "none", "statistic": math.nan, "p_value": math.nan, "distance": math.nan}
+    if min(ref_rows, tgt_rows) < thresholds.min_rows:
+        note = f"fewer than {thresholds.min_rows} non-null values on a side"
+        return {**base, **untested, "note": note}
+    if kind in ("numeric", "datetime") and tgt_summary["kind"] in ("numeric", "datetime"):
+        statistic, distance, n_ref, n_tgt = numeric_shift(reference, target, name)
+        p_value = drift_stats.kolmogorov_p_value(statistic, n_ref, n_tgt)
+        scored = {"test": "ks", "statistic": statistic, "p_value": p_value, "distance": distance}
+        return {**base, **scored, "note": ""}
+    if kind in ("categorical", "boolean"):
+        statistic, p_value, distance = categorical_shift(ref_summary, tgt_summary)
+        scored = {"test": "chi2", "statistic": statistic, "p_value": p_value, "distance": distance}
+        return {**base, **scored, "note": ""}
+    note = f"kinds {kind}/{tgt_summary['kind']} cannot be compared"
+    return {**base, **untested, "note": note}
 
 
 def compare_profiles(
@@ -368,48 +317,8 @@ def compare_profiles(
             + ("reference" if any(f not in ref_columns for f in missing) else "target")
             + " profile"
         )
-    partial = []
-    for name in features:
-        ref_summary = profiling.column_summary(reference, name, top=CATEGORY_TOP)
-        tgt_summary = profiling.column_summary(target, name, top=CATEGORY_TOP)
-        ref_rows = ref_summary["count"] - ref_summary["null_count"]
-        tgt_rows = tgt_summary["count"] - tgt_summary["null_count"]
-        kind = ref_summary["kind"]
-        base = {
-            "feature": name,
-            "kind": kind,
-            "reference_rows": int(ref_rows),
-            "target_rows": int(tgt_rows),
-            "reference_null_share": float(ref_summary["null_share"]),
-            "target_null_share": float(tgt_summary["null_share"]),
-        }
-        if min(ref_rows, tgt_rows) < thresholds.min_rows:
-            partial.append(
-                {**base, "test": "none", "statistic": math.nan, "p_value": math.nan,
-                 "distance": math.nan,
-                 "note": f"fewer than {thresholds.min_rows} non-null values on a side"}
-            )  # fmt: skip
-            continue
-        if kind in ("numeric", "datetime") and tgt_summary["kind"] in ("numeric", "datetime"):
-            statistic, distance, n_ref, n_tgt = numeric_shift(reference, target, name)
-            p_value = kolmogorov_p_value(statistic, n_ref, n_tgt)
-            partial.append(
-                {**base, "test": "ks", "statistic": statistic, "p_value": p_value,
-                 "distance": distance, "note": ""}
-            )  # fmt: skip
-        elif kind in ("categorical", "boolean"):
-            statistic, p_value, distance = categorical_shift(ref_summary, tgt_summary)
-            partial.append(
-                {**base, "test": "chi2", "statistic": statistic, "p_value": p_value,
-                 "distance": distance, "note": ""}
-            )  # fmt: skip
-        else:
-            partial.append(
-                {**base, "test": "none", "statistic": math.nan, "p_value": math.nan,
-                 "distance": math.nan,
-                 "note": f"kinds {kind}/{tgt_summary['kind']} cannot be compared"}
-            )  # fmt: skip
-    adjusted = holm_adjust([item["p_value"] for item in partial])
+    partial = [_score_feature(reference, target, name, thresholds) for name in features]
+    adjusted = drift_stats.holm_adjust([item["p_value"] for item in partial])
     results = []
     for item, p_adjusted in zip(partial, adjusted, strict=True):
         verdict = (

@@ -11,24 +11,31 @@ blank offline), so it opens from a file, an MLflow artifact or an air-gapped mac
 
 from __future__ import annotations
 
-import contextlib
 import html
-import io
 import logging
 import math
 import re
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import numpy as np
 import pandas as pd
 
 from twelve.core import paths
-from twelve.monitoring import profiling
+from twelve.monitoring import profile_summary, profiling
+from twelve.monitoring.report_charts import column_chart, missing_chart, short_label
+from twelve.monitoring.report_format import (
+    MISSING_WARN_SHARE,
+    NONE,
+    alerts,
+    format_count,
+    format_number,
+    format_value,
+    percent,
+)
 
 if TYPE_CHECKING:
     from whylogs.core import DatasetProfileView
@@ -38,14 +45,6 @@ log = logging.getLogger(__name__)
 # Stored with every report's MLflow run: bump it when the profile or the report changes, so
 # versions documented in the old format are documented again instead of being reused.
 FORMAT_VERSION = "1"
-# Numeric columns with at most this many distinct values are drawn as bars per value (hour of
-# day, month, number of engines), not as a histogram with empty bins between the integers.
-DISCRETE_MAX_VALUES = 31
-TOP_BARS = 12
-HISTOGRAM_BINS = 40
-MISSING_WARN_SHARE = 0.05
-NONE = "\N{EN DASH}"  # shown where a statistic does not exist
-PRIMARY = "#3b6ea5"
 
 
 def report_path(dataset: str, version: str, root: str | Path | None = None) -> Path:
@@ -65,49 +64,6 @@ def report_path(dataset: str, version: str, root: str | Path | None = None) -> P
     return base / dataset / f"{version}.html"
 
 
-# --------------------------------------------------------------------------- formatting
-def _is_missing(value: Any) -> bool:
-    return value is None or (isinstance(value, float) and math.isnan(value))
-
-
-def format_number(value: Any) -> str:
-    """A short, readable rendering of a statistic (a dash when there is none)."""
-    if _is_missing(value):
-        return NONE
-    value = float(value)
-    if math.isinf(value):
-        return "∞" if value > 0 else "-∞"
-    if value == round(value) and abs(value) < 1e15:
-        return f"{value:,.0f}"
-    if abs(value) >= 100_000:
-        return f"{value:,.0f}"
-    if abs(value) >= 1000:
-        return f"{value:,.1f}"
-    if abs(value) >= 1:
-        return f"{value:.2f}"
-    return f"{value:.3g}"
-
-
-def format_count(value: Any) -> str:
-    """An estimated count (distinct values) as a whole number."""
-    return NONE if _is_missing(value) else f"{round(float(value)):,}"
-
-
-def format_value(value: Any, kind: str) -> str:
-    """Render a statistic of a column: dates for datetime columns, numbers otherwise."""
-    if kind == "datetime" and not _is_missing(value):
-        return pd.to_datetime(float(value), unit="s", utc=True).strftime("%Y-%m-%d %H:%M")
-    return format_number(value)
-
-
-def _percent(share: float) -> str:
-    if _is_missing(share):
-        return NONE
-    if 0 < share < 0.001:
-        return "<0.1%"
-    return f"{share:.1%}"
-
-
 def _e(text: Any) -> str:
     return html.escape(str(text), quote=True)
 
@@ -123,283 +79,6 @@ def _fact(value: Any) -> str:
 
 def _anchor(name: str) -> str:
     return "col-" + re.sub(r"[^A-Za-z0-9_-]", "-", name)
-
-
-# --------------------------------------------------------------------------- charts
-# Chart style, applied while a chart is drawn *and* saved (svg.* settings are read at save time).
-_STYLE = {
-    "svg.fonttype": "none",  # text stays <text>: small files, drawn in the page's font
-    "svg.hashsalt": "twelve",  # deterministic element ids
-    "font.family": ["DejaVu Sans"],
-    "font.size": 8,
-    "axes.spines.top": False,
-    "axes.spines.right": False,
-    "axes.edgecolor": "#c7cdd4",
-    "axes.labelcolor": "#44505c",
-    "xtick.color": "#44505c",
-    "ytick.color": "#44505c",
-}
-
-
-@contextlib.contextmanager
-def _style() -> Iterator[None]:
-    import matplotlib
-
-    with matplotlib.rc_context(_STYLE):
-        yield
-
-
-def _figure(width: float = 4.6, height: float = 2.3):
-    # A bare Figure, not pyplot: no global figure registry, no GUI backend, nothing to close.
-    from matplotlib.figure import Figure
-
-    figure = Figure(figsize=(width, height))
-    axes = figure.add_subplot()
-    axes.grid(axis="y", color="#eceff2", linewidth=0.8)
-    axes.set_axisbelow(True)
-    return figure, axes
-
-
-def _svg(figure) -> str:
-    """A figure as an inline ``<svg>`` element (no XML prolog, DOCTYPE or metadata)."""
-    buffer = io.StringIO()
-    figure.savefig(buffer, format="svg", bbox_inches="tight", metadata={"Date": None})
-    svg = buffer.getvalue()
-    svg = svg[svg.index("<svg") :]
-    # The RDF metadata block names external vocabularies (http://purl.org/...): not needed inline.
-    return re.sub(r"<metadata>.*?</metadata>", "", svg, flags=re.DOTALL)
-
-
-def _plain_axis(axis) -> None:
-    from matplotlib.ticker import FuncFormatter
-
-    axis.set_major_formatter(FuncFormatter(lambda value, _pos: format_number(value)))
-
-
-def _label(text: str, width: int = 22) -> str:
-    return text if len(text) <= width else text[: width - 1] + "…"
-
-
-def _bars_chart(labels: list[str], counts: list[float], total: int, *, horizontal: bool) -> str:
-    figure, axes = _figure(height=max(1.6, 0.2 * len(labels) + 0.5) if horizontal else 2.3)
-    shares = [count / total if total else 0 for count in counts]
-    if horizontal:
-        positions = np.arange(len(labels))[::-1]
-        axes.barh(positions, counts, color=PRIMARY, height=0.7)
-        axes.set_yticks(positions, [_label(label) for label in labels])
-        axes.grid(axis="y", visible=False)
-        axes.grid(axis="x", color="#eceff2", linewidth=0.8)
-        _plain_axis(axes.xaxis)
-        for position, count, share in zip(positions, counts, shares, strict=True):
-            axes.annotate(
-                f" {_percent(share)}", (count, position), va="center", fontsize=7, color="#44505c"
-            )
-        axes.margins(x=0.15)
-        axes.set_xlabel("rows")
-    else:
-        positions = np.arange(len(labels))
-        axes.bar(positions, counts, color=PRIMARY, width=0.8)
-        step = max(1, math.ceil(len(labels) / 16))
-        axes.set_xticks(positions[::step], labels[::step])
-        _plain_axis(axes.yaxis)
-        axes.set_ylabel("rows")
-    return _svg(figure)
-
-
-def _whole_numbers_only(view: DatasetProfileView, name: str) -> bool:
-    """Whether a float column looks like whole numbers stored as floats (NaN forces float64).
-
-    Judged from the sketch's extremes and 101 quantiles: plane seats, engines or years with
-    missing values are drawn with integer-aligned bins instead of a comb of empty bins.
-    """
-    sketch = view.get_column(name).get_metric("distribution").kll.value
-    values = np.asarray(
-        [
-            sketch.get_min_value(),
-            sketch.get_max_value(),
-            *sketch.get_quantiles(np.linspace(0, 1, 101)),
-        ]
-    )
-    return bool(np.all(np.isfinite(values)) and np.all(values == np.round(values)))
-
-
-def _bin_edges(low: float, high: float, *, integral: bool) -> np.ndarray:
-    """Equal-width bin edges; for whole numbers, bins of whole widths centred on the integers.
-
-    Without this a column of minutes (0..59) in 40 bins gets bins holding one or two integers
-    alternately: a comb pattern that is an artefact, not a property of the data.
-    """
-    if not high > low:
-        return np.array([low - 0.5, high + 0.5])
-    if not integral:
-        return np.linspace(low, high, HISTOGRAM_BINS + 1)
-    low, high = math.floor(low), math.ceil(high)
-    width = max(1, math.ceil((high - low + 1) / HISTOGRAM_BINS))
-    count = math.ceil((high - low + 1) / width)
-    return low - 0.5 + width * np.arange(count + 1)
-
-
-def _histogram_chart(
-    view: DatasetProfileView, name: str, summary: Mapping[str, Any]
-) -> tuple[str, str]:
-    """A histogram of a numeric or datetime column and a caption saying what was clipped."""
-    low, high = summary["min"], summary["max"]
-    caption = "Times in UTC." if summary["kind"] == "datetime" else ""
-    # One extreme value squeezes everything else into one bar: if the tails stretch the range far
-    # beyond the central 98 %, draw that central part and give the full range in the caption.
-    q01, q99 = summary["q_01"], summary["q_99"]
-    if q99 > q01 and (high - low) > 4 * (q99 - q01):
-        low, high = q01, q99
-        caption += (
-            f" Axis clipped to the 1st to 99th percentile ({format_value(q01, summary['kind'])} to "
-            f"{format_value(q99, summary['kind'])}); full range "
-            f"{format_value(summary['min'], summary['kind'])} to "
-            f"{format_value(summary['max'], summary['kind'])}."
-        )
-    integral = summary["kind"] == "numeric" and (
-        summary["integral"] or _whole_numbers_only(view, name)
-    )
-    edges = _bin_edges(low, high, integral=integral)
-    edges, counts = profiling.numeric_histogram(view, name, edges=edges)
-    figure, axes = _figure()
-    if summary["kind"] == "datetime":
-        import matplotlib.dates as mdates
-
-        edges = mdates.date2num(pd.to_datetime(edges, unit="s", utc=True).tz_localize(None))
-        locator = mdates.AutoDateLocator(maxticks=6)
-        axes.xaxis.set_major_locator(locator)
-        axes.xaxis.set_major_formatter(mdates.ConciseDateFormatter(locator))
-    else:
-        _plain_axis(axes.xaxis)
-    axes.stairs(counts, edges, fill=True, color=PRIMARY, alpha=0.9)
-    if summary["kind"] != "datetime" and not _is_missing(summary["median"]):
-        median = summary["median"]
-        if low <= median <= high:
-            axes.axvline(median, color="#d1495b", linewidth=1, linestyle="--")
-            axes.annotate(
-                f" median {format_number(median)}",
-                (median, 1),
-                xycoords=("data", "axes fraction"),
-                va="top",
-                fontsize=7,
-                color="#d1495b",
-            )
-    _plain_axis(axes.yaxis)
-    axes.set_ylabel("rows (est.)")
-    return _svg(figure), caption.strip()
-
-
-def _discrete_numeric(summary: Mapping[str, Any]) -> list[tuple[str, int]] | None:
-    """Frequent items of a small-range integer column, sorted by value, when they cover it."""
-    items = summary["top_items"]
-    cardinality = summary["cardinality"]
-    if not items or _is_missing(cardinality) or round(cardinality) > DISCRETE_MAX_VALUES:
-        return None
-    if len(items) < round(cardinality):
-        return None
-    try:
-        return sorted(items, key=lambda item: float(item[0]))
-    except ValueError:
-        return None
-
-
-def column_chart(
-    view: DatasetProfileView, name: str, summary: Mapping[str, Any]
-) -> tuple[str, str]:
-    """The chart of one column as inline SVG ('' when there is nothing to draw) and a caption."""
-    with _style():
-        return _column_chart(view, name, summary)
-
-
-def _column_chart(
-    view: DatasetProfileView, name: str, summary: Mapping[str, Any]
-) -> tuple[str, str]:
-    kind = summary["kind"]
-    non_null = summary["count"] - summary["null_count"]
-    if non_null <= 0:
-        return "", "Every value is missing."
-    if kind == "numeric":
-        discrete = _discrete_numeric(summary)
-        if discrete is not None:
-            labels = [value for value, _ in discrete]  # as written: 2013, not 2,013
-            return _bars_chart(
-                labels, [count for _, count in discrete], non_null, horizontal=False
-            ), "One bar per value."
-    if kind in ("numeric", "datetime"):
-        return _histogram_chart(view, name, summary)
-    items = summary["top_items"]
-    if kind in ("categorical", "boolean"):
-        if summary["cardinality"] >= 0.95 * non_null and non_null > 50:
-            return "", "Nearly every value is distinct (an identifier?): no frequency chart."
-        if not items:
-            return "", (
-                f"About {format_count(summary['cardinality'])} distinct values, none frequent "
-                "enough for the frequent-items sketch to count it apart."
-            )
-        shown = items[:TOP_BARS]
-        labels = [value for value, _ in shown]
-        counts = [count for _, count in shown]
-        other = non_null - sum(counts)
-        caption = f"The {len(shown)} most frequent values."
-        if other > 0 and summary["cardinality"] > len(shown):
-            caption += (
-                f" The other ~{format_count(summary['cardinality'] - len(shown))} values hold "
-                f"{_percent(other / non_null)} of the rows."
-            )
-        return _bars_chart(labels, counts, non_null, horizontal=True), caption
-    return "", "No distribution is kept for this type."
-
-
-def missing_chart(summary: pd.DataFrame) -> str:
-    """Horizontal bars of the share of missing values per column that has any ('' if none)."""
-    with _style():
-        return _missing_chart(summary)
-
-
-def _missing_chart(summary: pd.DataFrame) -> str:
-    missing = summary[summary["null_count"] > 0].sort_values("null_share")
-    if missing.empty:
-        return ""
-    figure, axes = _figure(width=6.4, height=max(1.2, 0.24 * len(missing) + 0.5))
-    positions = np.arange(len(missing))
-    colors = [
-        "#d1495b" if share > MISSING_WARN_SHARE else "#edae49" for share in missing["null_share"]
-    ]
-    axes.barh(positions, missing["null_share"] * 100, color=colors, height=0.7)
-    axes.set_yticks(positions, list(missing.index))
-    axes.grid(axis="y", visible=False)
-    axes.grid(axis="x", color="#eceff2", linewidth=0.8)
-    for position, share, count in zip(
-        positions, missing["null_share"], missing["null_count"], strict=True
-    ):
-        axes.annotate(
-            f" {_percent(share)} ({format_number(count)})",
-            (share * 100, position),
-            va="center",
-            fontsize=7,
-            color="#44505c",
-        )
-    axes.margins(x=0.25)
-    axes.set_xlabel("% of rows missing")
-    return _svg(figure)
-
-
-# --------------------------------------------------------------------------- alerts
-def alerts(summary: pd.DataFrame) -> list[str]:
-    """Things a reader should notice, as plain sentences (escaped later)."""
-    found = []
-    for name, row in summary.iterrows():
-        non_null = row["count"] - row["null_count"]
-        if row["count"] and non_null == 0:
-            found.append(f"{name}: every value is missing.")
-            continue
-        if row["null_share"] > MISSING_WARN_SHARE:
-            found.append(f"{name}: {_percent(row['null_share'])} of the values are missing.")
-        if non_null > 1 and row["cardinality"] < 1.5:
-            found.append(f"{name}: a single distinct value (constant column).")
-        if row["kind"] == "categorical" and non_null > 50 and row["cardinality"] >= 0.95 * non_null:
-            found.append(f"{name}: nearly every value is distinct (an identifier?).")
-    return found
 
 
 # --------------------------------------------------------------------------- the page
@@ -466,12 +145,12 @@ def _summary_table(summary: pd.DataFrame) -> str:
     rows = []
     for name, row in summary.iterrows():
         kind = row["kind"]
-        missing = _percent(row["null_share"])
+        missing = percent(row["null_share"])
         if row["null_share"] > MISSING_WARN_SHARE:
             missing = f"<span class='warn'>{missing}</span>"
         non_null = max(1, row["count"] - row["null_count"])
         top = ", ".join(
-            f"{_e(_label(value, 18))} ({_percent(count / non_null)})"
+            f"{_e(short_label(value, 18))} ({percent(count / non_null)})"
             for value, count in row["top_items"][:3]
         )
         mean = format_value(row["mean"], kind)
@@ -492,7 +171,7 @@ def _column_card(view: DatasetProfileView, name: str, row: Mapping[str, Any]) ->
     chart, caption = column_chart(view, name, row)
     stats: list[tuple[str, str]] = [
         ("rows", format_number(row["count"])),
-        ("missing", f"{format_number(row['null_count'])} ({_percent(row['null_share'])})"),
+        ("missing", f"{format_number(row['null_count'])} ({percent(row['null_share'])})"),
         ("distinct ≈", format_count(row["cardinality"])),
     ]
     if kind in ("numeric", "datetime"):
@@ -513,7 +192,7 @@ def _column_card(view: DatasetProfileView, name: str, row: Mapping[str, Any]) ->
     else:
         non_null = max(1, row["count"] - row["null_count"])
         stats += [
-            (_label(str(value), 16), _percent(count / non_null))
+            (short_label(str(value), 16), percent(count / non_null))
             for value, count in row["top_items"][:5]
         ]
     listing = "".join(f"<dt>{_e(label)}</dt><dd>{_e(value)}</dd>" for label, value in stats)
@@ -523,6 +202,61 @@ def _column_card(view: DatasetProfileView, name: str, row: Mapping[str, Any]) ->
         f"<span class='kind {_e(kind)}'>{_e(kind)}</span></h3>"
         f"<div class='body'><dl>{listing}</dl><div class='chart'>{chart}{caption_html}</div></div>"
         "</section>"
+    )
+
+
+def _overview(view, summary: pd.DataFrame, version: str, source, facts) -> tuple[str, str]:
+    """The header's facts and the tiles (rows, columns, missing cells, columns per kind)."""
+    rows = profiling.row_count(view)
+    cells = int(summary["count"].sum())
+    missing_cells = int(summary["null_count"].sum())
+    header_facts = {"version": version, **({"source": source} if source else {}), **(facts or {})}
+    header_facts["profiled"] = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
+    meta_lines = "".join(
+        f"<p><b>{_e(label)}</b>: {_e(_fact(value))}</p>"
+        for label, value in header_facts.items()
+        if label != "version"
+    )
+    tiles = [
+        (format_number(rows), "rows"),
+        (format_number(len(summary)), "columns"),
+        (percent(missing_cells / cells if cells else math.nan), "missing cells"),
+        *[
+            (format_number(count), f"{kind} columns")
+            for kind, count in summary["kind"].value_counts().items()
+        ],
+    ]
+    tiles_html = "".join(
+        f"<div class='tile'><b>{_e(v)}</b><span>{_e(k)}</span></div>" for v, k in tiles
+    )
+    return meta_lines, tiles_html
+
+
+def _alerts_and_missing(summary: pd.DataFrame) -> tuple[str, str]:
+    """The alerts list and the missing-values chart (or a line saying there is nothing)."""
+    found = alerts(summary)
+    alerts_html = (
+        "<ul class='alerts'>" + "".join(f"<li>{_e(text)}</li>" for text in found) + "</ul>"
+        if found
+        else "<p class='ok'>Nothing stands out: no column is much missing, constant or unique.</p>"
+    )
+    missing_svg = missing_chart(summary)
+    missing_html = (
+        f"<div class='missing'>{missing_svg}</div>"
+        if missing_svg
+        else "<p class='ok'>No value is missing in any column.</p>"
+    )
+    return alerts_html, missing_html
+
+
+def _sample(sample: pd.DataFrame | None, sample_rows: int) -> str:
+    """The first rows of the data as a table (empty without a sample)."""
+    if sample is None or sample.empty:
+        return ""
+    table = sample.head(sample_rows).to_html(index=False, na_rep=NONE, border=0, escape=True)
+    return (
+        f"<h2 id='sample'>Sample rows (first {min(sample_rows, len(sample))})</h2>"
+        f"<div class='scroll'>{table}</div>"
     )
 
 
@@ -551,53 +285,11 @@ def render_report(
         A complete, self-contained HTML document.
     """
     # Keep every frequent item the sketch holds: the charts decide how many to draw.
-    summary = profiling.summary_frame(view, top=10_000)
-    rows = profiling.row_count(view)
-    cells = int(summary["count"].sum())
-    missing_cells = int(summary["null_count"].sum())
-    kinds = summary["kind"].value_counts()
-
-    header_facts = {"version": version, **({"source": source} if source else {}), **(facts or {})}
-    header_facts["profiled"] = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
-    meta_lines = "".join(
-        f"<p><b>{_e(label)}</b>: {_e(_fact(value))}</p>"
-        for label, value in header_facts.items()
-        if label != "version"
-    )
-    tiles = [
-        (format_number(rows), "rows"),
-        (format_number(len(summary)), "columns"),
-        (_percent(missing_cells / cells if cells else math.nan), "missing cells"),
-        *[(format_number(count), f"{kind} columns") for kind, count in kinds.items()],
-    ]
-    tiles_html = "".join(
-        f"<div class='tile'><b>{_e(v)}</b><span>{_e(k)}</span></div>" for v, k in tiles
-    )
-
-    found = alerts(summary)
-    alerts_html = (
-        "<ul class='alerts'>" + "".join(f"<li>{_e(text)}</li>" for text in found) + "</ul>"
-        if found
-        else "<p class='ok'>Nothing stands out: no column is much missing, constant or unique.</p>"
-    )
-    missing_svg = missing_chart(summary)
-    missing_html = (
-        f"<div class='missing'>{missing_svg}</div>"
-        if missing_svg
-        else "<p class='ok'>No value is missing in any column.</p>"
-    )
-    cards = []
-    for name, row in summary.iterrows():
-        cards.append(_column_card(view, name, dict(row)))
-
-    sample_html = ""
-    if sample is not None and not sample.empty:
-        table = sample.head(sample_rows).to_html(index=False, na_rep=NONE, border=0, escape=True)
-        sample_html = (
-            f"<h2 id='sample'>Sample rows (first {min(sample_rows, len(sample))})</h2>"
-            f"<div class='scroll'>{table}</div>"
-        )
-
+    summary = profile_summary.summary_frame(view, top=10_000)
+    meta_lines, tiles_html = _overview(view, summary, version, source, facts)
+    alerts_html, missing_html = _alerts_and_missing(summary)
+    cards = [_column_card(view, name, dict(row)) for name, row in summary.iterrows()]
+    sample_html = _sample(sample, sample_rows)
     title = f"{dataset} @ {version}"
     return f"""<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8">
@@ -632,24 +324,6 @@ def write_report(html_text: str, path: str | Path) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(html_text, encoding="utf-8")
     return path
-
-
-def markdown_summary(summary: pd.DataFrame) -> str:
-    """A compact markdown table of a summary frame (for Dagster metadata and MLflow)."""
-    lines = [
-        "| column | kind | missing | distinct ≈ | mean | min | max | most frequent |",
-        "|---|---|---:|---:|---:|---:|---:|---|",
-    ]
-    for name, row in summary.iterrows():
-        kind = row["kind"]
-        top = ", ".join(str(value) for value, _ in row["top_items"][:3]).replace("|", "\\|")
-        mean = format_value(row["mean"], kind) if kind != "datetime" else NONE
-        lines.append(
-            f"| {name} | {kind} | {_percent(row['null_share'])} | "
-            f"{format_count(row['cardinality'])} | {mean} | {format_value(row['min'], kind)} | "
-            f"{format_value(row['max'], kind)} | {top} |"
-        )
-    return "\n".join(lines)
 
 
 # --------------------------------------------------------------------------- one call
@@ -712,7 +386,7 @@ def document_version(
     return DocumentedVersion(
         profile=stored,
         report=report,
-        summary=profiling.summary_frame(view),
+        summary=profile_summary.summary_frame(view),
         seconds_profile=profiled - started,
         seconds_report=done - profiled,
     )

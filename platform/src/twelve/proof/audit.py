@@ -97,6 +97,8 @@ class ProjectFiles:
     project_dir: Path
     package: str
     sources: dict[str, str] = field(default_factory=dict)  # src/<pkg>/**.py
+    # src/<pkg>/defs/**/defs.yaml -> the component type of the library block it configures
+    blocks: dict[str, str] = field(default_factory=dict)
     tests: dict[str, str] = field(default_factory=dict)  # project tests + the repo's tests
     conf: dict[str, Any] = field(default_factory=dict)  # conf/<name>.yaml -> content
     # A library block configured in defs/<area>/defs.yaml: its attributes are in `conf[area]`.
@@ -145,6 +147,7 @@ def gather_files(project_dir: Path, repo_root: Path | None = None) -> ProjectFil
     package = packages[0]
     files = ProjectFiles(repo_root=repo_root, project_dir=project_dir, package=package.name)
     files.sources = _read_texts(package, "*.py", repo_root)
+    files.blocks = _blocks(package / "defs", repo_root)
     files.tests = {
         name: text
         for name, text in {
@@ -168,6 +171,16 @@ def gather_files(project_dir: Path, repo_root: Path | None = None) -> ProjectFil
     files.has_lock = (repo_root / "uv.lock").is_file()
     files.in_git = any((folder / ".git").exists() for folder in (project_dir, *project_dir.parents))
     return files
+
+
+def _blocks(defs_dir: Path, root: Path) -> dict[str, str]:
+    """The library blocks a project configures: ``defs.yaml`` path -> component ``type``."""
+    found = {}
+    for name, text in _read_texts(defs_dir, "defs.yaml", root).items():
+        for document in yaml.safe_load_all(text):
+            if isinstance(document, dict) and document.get("type"):
+                found[name] = str(document["type"])
+    return found
 
 
 def project_bentos(bentos_dir: Path, package: str) -> list[Path]:
@@ -238,6 +251,7 @@ def _rule_versioning(files: ProjectFiles, state: RunState) -> tuple[str, list[st
         status = FAIL
         evidence.append("the project is not in a git repository: its code is not versioned")
     trackers = _mentions(_defs_sources(files), r"\bdvc\.track\(|DvcResource")
+    trackers += _uses_block(files, "twelve.data.component.RawData")
     if trackers:
         evidence.append(f"assets version data with DVC: {', '.join(trackers)}")
     else:
@@ -396,6 +410,12 @@ def _rule_testing(files: ProjectFiles, state: RunState) -> tuple[str, list[str]]
     return status, evidence
 
 
+# The library's blocks that make factors 6 and 8 real when a project configures them (defs.yaml).
+CONTINUOUS_TRAINING_BLOCK = "twelve.monitoring.component.ContinuousTraining"
+DATA_REPORTS_BLOCK = "twelve.monitoring.component.DataReports"
+DRIFT_SENSOR = "drift_retraining"
+
+
 def _sensors(texts: Mapping[str, str]) -> list[tuple[str, str]]:
     """(file, function) of every function decorated as a Dagster sensor."""
     found = []
@@ -415,7 +435,11 @@ def _sensors(texts: Mapping[str, str]) -> list[tuple[str, str]]:
 
 
 def _rule_drift(files: ProjectFiles, state: RunState) -> tuple[str, list[str]]:
-    sensors = _sensors(files.sources)
+    sensors = _sensors(files.sources) + [
+        (f"{name} (block {kind})", DRIFT_SENSOR)
+        for name, kind in files.blocks.items()
+        if kind == CONTINUOUS_TRAINING_BLOCK
+    ]
     if not sensors:
         return FAIL, [
             "no drift sensor: no Dagster sensor of the project compares profiles for drift "
@@ -445,6 +469,7 @@ def _rule_tracking(files: ProjectFiles, state: RunState) -> tuple[str, list[str]
 
 def _rule_reports(files: ProjectFiles, state: RunState) -> tuple[str, list[str]]:
     makers = _mentions(_defs_sources(files), r"ProfileStore|profile_frame|write_report|reports\.")
+    makers += [name for name, kind in files.blocks.items() if kind == DATA_REPORTS_BLOCK]
     if not makers:
         return FAIL, ["no asset profiles data or writes a data report"]
     evidence = [f"profiles and reports made by {', '.join(makers)}"]

@@ -480,11 +480,11 @@ def generate(
     return targets
 
 
-def prepare_dbt(targets: Targets, env: dict[str, str] | None = None) -> Path:
+def prepare_dbt(targets: Targets) -> Path:
     """Write the new project's dbt manifest (``dbt parse``), which its code location needs.
 
-    Runs ``python -m <name>.dbt_project`` with ``projects/<name>/src`` on ``PYTHONPATH``, so it
-    works before the project is installed into the venv.
+    The platform's ``twelve.features.dbt.parse``, as ``make install`` runs it for every project
+    (it reads the project's ``[tool.twelve]``; the project need not be installed yet).
 
     Returns:
         The manifest path.
@@ -492,26 +492,12 @@ def prepare_dbt(targets: Targets, env: dict[str, str] | None = None) -> Path:
     Raises:
         RuntimeError: dbt could not parse the project (its output is in the message).
     """
-    import os
+    from twelve.core.project import Project
+    from twelve.features.dbt import parse
 
-    src = targets.project / "src"
-    environment = dict(os.environ if env is None else env)
-    environment["PYTHONPATH"] = os.pathsep.join(
-        part for part in (str(src), environment.get("PYTHONPATH", "")) if part
-    )
-    completed = subprocess.run(
-        [sys.executable, "-m", f"{targets.name}.dbt_project"],
-        env=environment,
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    if completed.returncode != 0:
-        raise RuntimeError(
-            f"preparing the dbt manifest of {targets.name} failed:\n"
-            f"{completed.stdout}{completed.stderr}"
-        )
-    return targets.project / "dbt" / "target" / "manifest.json"
+    return parse(Project.load(targets.project))
+
+
 
 
 def update_lock(root: Path) -> bool:

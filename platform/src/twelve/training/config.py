@@ -11,7 +11,7 @@ Dagster launchpad shows them and any run can override them:
   champion.
 
 Also here: the pipelines a project configures (``parse_pipelines``), and the run config of a
-retraining built from an asset graph by role tags (``retraining_run_config``), so a sensor
+retraining built from an asset graph by role tags (``twelve.monitoring.sensor``), so a sensor
 configures every pipeline of any project without knowing its asset names.
 """
 
@@ -26,10 +26,8 @@ from typing import TYPE_CHECKING, Any
 import dagster as dg
 from pydantic import Field, field_validator
 
-from twelve.core import tags
-
 if TYPE_CHECKING:
-    from dagster._core.definitions.assets.graph.asset_graph import AssetGraph
+    pass
 
 _MONTH = re.compile(r"^\d{4}-(0[1-9]|1[0-2])$")
 _SUFFIX = re.compile(r"^(_[a-z0-9_]+)?$")
@@ -212,80 +210,3 @@ def parse_pipelines(raw: Mapping[str, Any]) -> list[PipelineSpec]:
         if doubles:
             raise ValueError(f"pipelines share the same {attribute}: {doubles}")
     return specs
-
-
-# ------------------------------------------------------------------------------------ retraining
-def _ops_by_role(graph: AssetGraph) -> dict[str, list[tuple[str, Any]]]:
-    """Role -> [(op name, assets definition)] of the training block's assets in ``graph``."""
-    found: dict[str, list[tuple[str, Any]]] = {}
-    for assets_def in graph.assets_defs:
-        for key in assets_def.keys:
-            role = (assets_def.tags_by_key.get(key) or {}).get(tags.ROLE)
-            if role in (tags.HOLDOUT, tags.TRAINED_MODEL, tags.MODEL_EVALUATION):
-                found.setdefault(role, []).append((assets_def.node_def.name, assets_def))
-    return found
-
-
-def retraining_run_config(
-    graph: AssetGraph, holdout_month: str, last_month: str, required_score: float
-) -> dict[str, Any]:
-    """The run config of a retraining, for every pipeline of a project (pure).
-
-    The assets are found by their role tags (``twelve.core.tags``), whatever their names or
-    the project's asset prefix: the holdout gets ``month``, every ``trained_model`` its
-    ``last_month``, every ``model_evaluation`` its ``required_score``.
-
-    Args:
-        graph: the project's asset graph (``context.repository_def.asset_graph`` in a sensor,
-            ``defs.resolve_asset_graph()`` elsewhere).
-        holdout_month: the new holdout month (``YYYY-MM``).
-        last_month: the last training month, before the holdout month.
-        required_score: the gate's required score in this retraining.
-
-    Returns:
-        ``{"ops": {op name: {"config": {...}}}}``.
-
-    Raises:
-        ValueError: a month is not ``YYYY-MM`` or not before the holdout, or the graph has no
-            holdout or no trained model (not a project with the training block).
-    """
-    valid_month(holdout_month, "holdout_month")
-    valid_month(last_month, "last_month")
-    if last_month >= holdout_month:
-        raise ValueError(f"last_month {last_month} is not before holdout_month {holdout_month}")
-    found = _ops_by_role(graph)
-    for role in (tags.HOLDOUT, tags.TRAINED_MODEL, tags.MODEL_EVALUATION):
-        if role not in found:
-            raise ValueError(f"the asset graph has no asset tagged {tags.ROLE}={role}")
-    values = {
-        tags.HOLDOUT: {"month": holdout_month},
-        tags.TRAINED_MODEL: {"last_month": last_month},
-        tags.MODEL_EVALUATION: {"required_score": float(required_score)},
-    }
-    ops = {
-        op: {"config": dict(values[role])} for role, entries in found.items() for op, _ in entries
-    }
-    return {"ops": ops}
-
-
-def first_training_month(graph: AssetGraph) -> str:
-    """The earliest default ``first_month`` of the trained models in ``graph``.
-
-    A retraining window must start there or later: a sensor checks it before it asks for a
-    retraining whose training months would be empty.
-
-    Raises:
-        ValueError: no trained model in the graph.
-    """
-    months = [
-        _config_default(assets_def, "first_month")
-        for _, assets_def in _ops_by_role(graph).get(tags.TRAINED_MODEL, [])
-    ]
-    if not months:
-        raise ValueError(f"the asset graph has no asset tagged {tags.ROLE}={tags.TRAINED_MODEL}")
-    return min(months)
-
-
-def _config_default(assets_def: Any, field: str) -> Any:
-    config_type = assets_def.node_def.config_schema.as_field().config_type
-    return config_type.fields[field].default_value

@@ -1,15 +1,15 @@
 """``twelve replay``: the continuous-training loop of a project, replayed month by month.
 
-Runs the project's ``<package>.replay.run_replay`` in a throw-away environment of its own under
-``<TWELVE_HOME>/replay`` (Dagster instance, MLflow store, DVC repository, BentoML home, data), so
-the main state that ``make demo`` built is left as it was; the replay's traffic is read from the
-main environment's training set. Exit codes: 0 replayed, 1 a step failed, 2 bad usage or setup.
+Runs ``twelve.monitoring.replay.run_replay`` over the project's code location in a throw-away
+environment of its own under ``<TWELVE_HOME>/replay`` (Dagster instance, MLflow store, DVC
+repository, BentoML home, data), so the main state that ``make demo`` built is left as it was; the
+replay's traffic is read from the main environment's training set. Exit codes: 0 replayed, 1 a
+step failed, 2 bad usage or setup.
 """
 
 from __future__ import annotations
 
 import argparse
-import importlib
 import logging
 import os
 import shutil
@@ -28,7 +28,7 @@ def register(subparsers) -> None:
         "replay",
         help="replay months arriving one by one: traffic, drift, sensor, retraining, gate",
         description=(
-            "Bootstrap a champion on the initial months, then replay each month: its flights "
+            "Bootstrap a champion on the initial months, then replay each month: its rows "
             "are served to the champion's bento, the month arrives, the retraining sensor "
             "checks it and, on drift or a drop in performance, starts a retraining whose gate "
             "promotes the challenger or not. Writes an HTML summary."
@@ -42,7 +42,7 @@ def register(subparsers) -> None:
         "--months", default=DEFAULT_MONTHS, help=f"months replayed one by one ({DEFAULT_MONTHS})"
     )
     parser.add_argument(
-        "--rows", type=int, default=1000, help="flights of each month sent as traffic (1000)"
+        "--rows", type=int, default=1000, help="rows of each month sent as traffic (1000)"
     )
     parser.add_argument(
         "--workdir", type=Path, help="replay environment (default <TWELVE_HOME>/replay)"
@@ -107,33 +107,35 @@ def prepare_workdir(workdir: Path) -> dict[str, str]:
 
 def run(args: argparse.Namespace) -> int:
     """Replay the project's months (see the module doc)."""
-    from twelve.cli.main import EXIT_FAILED, EXIT_OK, UsageError
+    from twelve.cli.main import EXIT_FAILED, EXIT_OK, UsageError, load_definitions
     from twelve.core import environment
+    from twelve.core.project import Project, ProjectError
+    from twelve.monitoring.replay import run_replay
 
     initial, months = parse_months(args.initial), parse_months(args.months)
     if args.rows < 1:
         raise UsageError(f"--rows must be at least 1, got {args.rows}")
     roots = environment.prepare()
-    traffic_source = Path(roots["TWELVE_DATA_DIR"]) / "training" / "training_set.parquet"
-    workdir = (args.workdir or Path(roots["TWELVE_HOME"]) / "replay").resolve()
     try:
-        module = importlib.import_module(f"{args.project}.replay")
-    except ModuleNotFoundError as error:
-        raise UsageError(
-            f"project '{args.project}' has no replay module ({error}): a project replays its "
-            "months with <package>/replay.py exposing run_replay()"
-        ) from error
+        project = Project.of_package(args.project)
+    except ProjectError as error:
+        raise UsageError(f"project '{args.project}': {error}") from error
+    traffic_source = project.training_set_path()  # the main environment's
+    workdir = (args.workdir or Path(roots["TWELVE_HOME"]) / "replay").resolve()
     if not traffic_source.is_file():  # before the replay folder is wiped and rebuilt
         raise UsageError(
             f"the traffic source {traffic_source} does not exist: run `make demo` first (the "
-            "replay sends each month's flights with their features from it)"
+            "replay sends each month's rows with their features from it)"
         )
     env = prepare_workdir(workdir)
     log.info("replay environment: %s (state %s)", workdir, env["TWELVE_HOME"])
     try:
-        summary = module.run_replay(
-            initial, months, traffic_source, workdir, rows_per_month=args.rows, progress=log.info
-        )
+        # Built now: its resources point at the replay's environment.
+        defs = load_definitions(args.project)
+        summary = run_replay(
+            project, defs, initial, months, traffic_source, workdir,
+            rows_per_month=args.rows, progress=log.info,
+        )  # fmt: skip
     except ValueError as error:
         raise UsageError(str(error)) from error
     except Exception as error:  # a failed step: say which, keep the exit code for scripts
@@ -141,11 +143,13 @@ def run(args: argparse.Namespace) -> int:
         log.error("its runs are in the replay's Dagster instance: DAGSTER_HOME=%s",
                   env["DAGSTER_HOME"])  # fmt: skip
         return EXIT_FAILED
-    _print_summary(module, summary, env)
+    _print_summary(summary, env)
     return EXIT_OK
 
 
-def _print_summary(module, summary, env: dict[str, str]) -> None:
+def _print_summary(summary, env: dict[str, str]) -> None:
+    from twelve.monitoring.replay_report import outcome_line
+
     promoted = sum(m.decision == "promoted" for m in summary.months)
     retrained = sum(any(r["job"] == "retraining" for r in m.runs) for m in summary.months)
     lines = [
@@ -153,7 +157,7 @@ def _print_summary(module, summary, env: dict[str, str]) -> None:
         f"twelve replay: {len(summary.months)} month(s) in {summary.seconds:.0f} s "
         f"(bootstrap {summary.bootstrap_seconds:.0f} s); {retrained} retraining(s) started by "
         f"the sensor, {promoted} promotion(s); champion now {summary.months[-1].champion_after}",
-        *[module.outcome_line(month) for month in summary.months],
+        *[outcome_line(month, summary.metric) for month in summary.months],
         "",
         "Where to look next:",
         f"  the replay, with its chart:   {summary.report}",

@@ -77,7 +77,7 @@ def run(args: argparse.Namespace) -> int:
 
     environment.prepare()
     from twelve.cli.main import EXIT_FAILED, EXIT_OK, UsageError
-    from twelve.monitoring import drift, skew
+    from twelve.monitoring import drift, skew, skew_report
 
     try:
         thresholds = drift.DriftThresholds(
@@ -108,7 +108,7 @@ def run(args: argparse.Namespace) -> int:
         }
         sys.stdout.write(json.dumps(body, indent=2, default=str) + "\n")
     else:
-        sys.stdout.write(skew.results_markdown(report.results) + "\n")
+        sys.stdout.write(skew_report.results_markdown(report.results) + "\n")
     log.info(
         "%s: %d serving rows, verdicts %s; report %s",
         report.model_version,

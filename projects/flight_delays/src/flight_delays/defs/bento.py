@@ -9,6 +9,7 @@ import dagster as dg
 from pydantic import Field
 
 from flight_delays import paths as project_paths
+from twelve.core import tags
 from twelve.core.config import load_defaults
 from twelve.deploy import bento as bentos
 from twelve.deploy.bento import BentoBuildError, BentoResource
@@ -57,6 +58,8 @@ def _reference_profile(md5: str):
 @dg.asset(
     deps=[dg.AssetDep("model_alias")],
     group_name="deployment",
+    # The role the platform's jobs and the replay find it by (until the bento block).
+    tags=tags.role(tags.BENTO),
     code_version="1",
     kinds={"bentoml"},
 )
