@@ -18,9 +18,10 @@ import pandas as pd
 
 from twelve.core import tags
 from twelve.core.project import Project
-from twelve.monitoring import data_runs, monthly, scoring
+from twelve.monitoring import data_runs, monthly
 from twelve.monitoring.config import PerformanceConfig
 from twelve.training.champion import Champion, current_champion
+from twelve.training.scoring import Scoring
 from twelve.training.tracking import MlflowResource, MlflowUnavailableError
 
 GROUP = "monitoring"
@@ -65,18 +66,23 @@ def score_month(
     month_frame = monthly.month_rows(frame, period, month, list(frame.columns))
     trained = monthly.month_rows(frame, period, champion.months(), [label])
     training_mean = float(pd.to_numeric(trained[label]).mean())
-    labels = scoring.labels_of(month_frame, label, project.problem_type)
+    if month_frame.empty:
+        raise ValueError(f"no labelled row of {month} to score")
+    scoring = Scoring(project.problem_type)
+    labels = scoring.labels(month_frame, label)
     features = modeling.model_input(
         month_frame, contract.numeric_columns, contract.categorical_columns
     )
-    predicted = scoring.predictions(model, features, project.problem_type)
-    naive = scoring.baseline_predictions(month_frame, baseline, training_mean)
+    predicted = scoring.predict(model, features)
+    naive = scoring.baseline(month_frame, training_mean, baseline or None)
+    # The threshold only sets the label-based metrics; the verdict reads the project's metric.
+    threshold = 0.5 if scoring.classification else None
     return Scored(
         labels=labels,
         predicted=predicted,
         baseline=naive,
-        metrics=scoring.metrics(project.problem_type, labels, predicted),
-        baseline_metrics=scoring.metrics(project.problem_type, labels, naive),
+        metrics=scoring.metrics(labels, predicted, threshold),
+        baseline_metrics=scoring.metrics(labels, naive, threshold),
     )
 
 
@@ -104,7 +110,7 @@ def _log_run(context, mlflow, project: Project, champion: Champion, scored: Scor
                 "rows": float(len(scored.labels)),
             }
         )
-        if project.problem_type == scoring.CLASSIFICATION:
+        if project.problem_type == "classification":
             curves = {champion.label: scored.predicted, "naive baseline": scored.baseline}
             figure = evaluation.roc_figure(scored.labels, curves)
             mlflow_api.log_figure(figure, f"plots/roc_{month}.png")
