@@ -39,5 +39,5 @@ def test_the_jobs_sensor_and_schedule_of_continuous_training_are_there(defs):
     jobs = {job.name for job in defs.resolve_all_job_defs()}
     assert {"monthly_arrival", "golden_path", "drift_check", "retraining"} <= jobs
     sensor = defs.resolve_sensor_def("drift_retraining")
-    assert set(sensor.job_names) == {"drift_check", "retraining"}
+    assert {target.job_name for target in sensor.targets} == {"drift_check", "retraining"}
     assert defs.resolve_schedule_def("serving_window_hourly").job_name == "serving_window"
