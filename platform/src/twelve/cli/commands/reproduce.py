@@ -1,8 +1,8 @@
-"""``twelve reproduce RUN_ID``: re-run a past training from its manifest and prove the result.
+"""``twelve reproduce RUN_ID``: rebuild a past training from raw data and prove the result.
 
-Exit codes: 0 everything matched (within ``twelve.proof.reproduce``'s documented tolerance), 1
-something
-differs (each difference named), 2 the run cannot be reproduced at all (unknown run, no manifest).
+Exit codes: 0 reproduced (within ``twelve.proof.compare``'s documented tolerance), 1 something
+differs (the first difference named), 2 the run cannot be reproduced (unknown run, no manifest,
+a data version stored nowhere, a commit not in the repository).
 """
 
 from __future__ import annotations
@@ -21,18 +21,25 @@ def register(subparsers) -> None:
     """Add ``twelve reproduce`` to the CLI."""
     parser = subparsers.add_parser(
         "reproduce",
-        help="re-run a past training from its run manifest and compare it with the record",
+        help="rebuild a past training from raw data and compare it with the record",
         description=(
-            "Check out the run's commit into a temporary clone, restore its exact data versions "
-            "from DVC, re-run its training asset with the recorded config in isolated stores, and "
-            "compare metrics, data hashes and holdout predictions. The working tree, the registry "
-            "and the aliases are untouched; the reproduction is logged as its own MLflow run."
+            "Check out the run's commit into a temporary clone, restore its raw data versions "
+            "from DVC, rebuild dbt -> Feast -> the training set, the holdout and the model with "
+            "the recorded config in isolated stores, and compare data hashes, metrics and "
+            "holdout predictions. The working tree, the registry and the aliases are untouched; "
+            "the verdict is an MLflow run linked to the original and metadata on the model's "
+            "asset in the Dagster UI."
         ),
     )
     parser.add_argument("run_id", help="the MLflow run id of the training to reproduce")
     parser.add_argument("--project", default="flight_delays", help="project package name")
     parser.add_argument("--keep", action="store_true", help="keep the temporary checkout")
     parser.add_argument("--workdir", type=Path, help="folder for the temporary checkout")
+    parser.add_argument(
+        "--isolated-env",
+        action="store_true",
+        help="build the run's environment in a temporary venv from its uv.lock (uv sync)",
+    )
     parser.add_argument(
         "--no-log", action="store_true", help="do not log the reproduction to MLflow"
     )
@@ -41,15 +48,16 @@ def register(subparsers) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    """Reproduce the run; 0 on a match, 1 on any difference."""
+    """Reproduce the run; 0 on a match, 1 on any difference, 2 when it cannot run."""
     from twelve.core import environment
 
     environment.prepare()
-    from twelve.cli.main import EXIT_FAILED, EXIT_OK, UsageError
-    from twelve.proof.reproduce import ReproductionError, format_report, reproduce
+    from twelve.cli.main import EXIT_FAILED, EXIT_OK, EXIT_USAGE, UsageError
+    from twelve.proof.compare import CANNOT_RUN, ReproductionError, format_report
+    from twelve.proof.reproduce import reproduce
     from twelve.training.tracking import MlflowResource, MlflowUnavailableError
 
-    mlflow = MlflowResource(experiment=args.project)
+    mlflow = MlflowResource.for_profile(args.project)
     try:
         mlflow.ensure_available()
     except MlflowUnavailableError as error:
@@ -60,6 +68,7 @@ def run(args: argparse.Namespace) -> int:
             project=args.project,
             mlflow_resource=mlflow,
             workdir=args.workdir,
+            isolated_env=args.isolated_env,
             keep=args.keep,
             log_run=not args.no_log,
         )
@@ -68,9 +77,11 @@ def run(args: argparse.Namespace) -> int:
     if args.json:
         data = {
             "run_id": outcome.run_id,
+            "verdict": outcome.verdict,
             "matched": outcome.matched,
             "differing": outcome.differing(),
             "warnings": outcome.warnings,
+            "steps": [asdict(step) for step in outcome.steps],
             "rows": [asdict(row) for row in outcome.rows],
             "seconds": outcome.seconds,
             "reproduction_run_id": outcome.logged_run_id,
@@ -78,4 +89,6 @@ def run(args: argparse.Namespace) -> int:
         sys.stdout.write(json.dumps(data, indent=2) + "\n")
     else:
         sys.stdout.write(format_report(outcome) + "\n")
+    if outcome.verdict == CANNOT_RUN:
+        return EXIT_USAGE
     return EXIT_OK if outcome.matched else EXIT_FAILED
