@@ -113,6 +113,16 @@ def sqlite_entities(path: Path) -> dict[str, list[str]]:
     return {key: sorted(values) for key, values in found.items()}
 
 
+def feast_entity_key(join_key: str, value: str) -> bytes:
+    """Feast's own serialization of a one-string entity key (what the SQLite store is keyed by)."""
+    from feast.infra.key_encoding_utils import serialize_entity_key
+    from feast.protos.feast.types.EntityKey_pb2 import EntityKey
+    from feast.protos.feast.types.Value_pb2 import Value
+
+    key = EntityKey(join_keys=[join_key], entity_values=[Value(string_val=value)])
+    return serialize_entity_key(key, entity_key_serialization_version=3)
+
+
 def build_store(root: Path, home: Path, yaml_name: str) -> None:
     """Apply the real feature repo with ``yaml_name`` over the real slices and materialize it."""
     from twelve.features import FeastResource
@@ -219,6 +229,39 @@ def test_records_older_than_the_views_ttl_are_served_as_feast_serves_them(sqlite
     assert_same_lookup(sdk.fetch(rows), answer, rows)
     assert None not in answer.features["temp"]
     assert answer.unknown == [[], [], []]
+
+
+def test_an_entity_missing_one_feature_row_is_unknown_as_feast_reports_it(sqlite_pair, tmp_path):
+    # A feature added to a view and not yet materialized for every key: Feast reports that
+    # feature NOT_FOUND for the key, which OnlineFeatures counts as an unknown key.
+    sdk, _, path = sqlite_pair
+    partial = tmp_path / "partial.db"
+    shutil.copyfile(path, partial)
+    with sqlite3.connect(partial) as conn:
+        deleted = conn.execute(
+            "DELETE FROM twelve_plane_attributes WHERE feature_name = 'plane_seats' AND "
+            "entity_key = ?",
+            [feast_entity_key("tailnum", "N14228")],
+        ).rowcount
+    conn.close()
+    assert deleted == 1
+    config = {**sdk.feature_store_config, "online_store": {"type": "sqlite", "path": str(partial)}}
+    readers = [
+        serving.OnlineFeatures(config, SERVICE),
+        online_reads.DirectOnlineFeatures(config, SERVICE),
+    ]
+    for reader in readers:
+        reader.load()
+    rows = [
+        {"origin": "EWR", "tailnum": "N14228", "carrier": "UA"},
+        {"origin": "EWR", "tailnum": "N24211", "carrier": "UA"},
+    ]
+    expected, answer = (reader.fetch(rows) for reader in readers)
+    assert_same_lookup(expected, answer, rows)
+    assert answer.unknown == [["tailnum"], []]
+    assert answer.features["plane_seats"][0] is None
+    assert answer.features["plane_type"][0] is not None  # the other features are still read
+    readers[1].close()
 
 
 def test_an_empty_batch_gives_empty_columns(sqlite_pair):
