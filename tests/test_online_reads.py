@@ -323,6 +323,7 @@ def _values() -> list[tuple[str, Any]]:
         ("INT64", Value(int64_val=-(2**63))),
         ("INT64", Value(int32_val=7)),  # another member than the declared type: Feast's answer
         ("INT32", Value(int32_val=-5)),
+        ("INT32", Value(int32_val=-(2**31))),
         ("BOOL", Value(bool_val=True)),
         ("BOOL", Value(bool_val=False)),
         ("STRING", Value(string_val="Turbo-fan")),

@@ -89,7 +89,7 @@ def _key_value_bytes(value_type_name: str, join_key: str) -> Callable[[Any, int]
         head = _U32.pack(_KEY_TYPE_STRING)
 
         def encode_string(value: Any, row: int) -> bytes:
-            if type(value) is not str:
+            if not isinstance(value, str):
                 raise refused(value, row, "a string")
             data = value.encode("utf-8")
             return head + _U32.pack(len(data)) + data
@@ -190,7 +190,14 @@ def _varint(blob: bytes, start: int) -> tuple[int, int]:
 
 
 def _signed64(value: int) -> int:
+    """An unsigned 64-bit varint as int64 (two's complement), as protobuf reads ``int64``."""
     return value - (1 << 64) if value >= 1 << 63 else value
+
+
+def _signed32(value: int) -> int:
+    """A varint as int32: protobuf keeps the low 32 bits (negatives arrive sign-extended)."""
+    value &= 0xFFFFFFFF
+    return value - (1 << 32) if value >= 1 << 31 else value
 
 
 def make_decoder(value_type_name: str) -> Decoder:
@@ -264,7 +271,7 @@ def make_decoder(value_type_name: str) -> Decoder:
     if value_type_name == "INT64":
         return varint(0x20, _signed64)  # int64_val: field 4, varint
     if value_type_name == "INT32":
-        return varint(0x18, _signed64)  # int32_val: field 3, varint (negatives sign-extended)
+        return varint(0x18, _signed32)  # int32_val: field 3, varint
     if value_type_name == "BOOL":
         return varint(0x38, bool)  # bool_val: field 7, varint
     if value_type_name == "STRING":
