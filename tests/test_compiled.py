@@ -12,7 +12,10 @@ import pytest
 from sklearn.ensemble import GradientBoostingClassifier
 from threadpoolctl import threadpool_limits
 
-from twelve import compiled, modeling
+from twelve.deploy.compiled.build import compile_pipeline
+from twelve.deploy.compiled.model import CompiledModel
+from twelve.deploy.compiled.parity import ParityError, check_parity, require_parity
+from twelve.training import modeling
 
 CATEGORICAL = ["carrier", "origin", "dest", "plane_type", "plane_manufacturer", "plane_engine"]
 NUMERIC = [
@@ -37,7 +40,7 @@ def _flights(month: int, rows: int) -> pd.DataFrame:
     """Real flights of one 2013 month with their weather and plane: the model's kind of input."""
     from flight_delays import ingest
 
-    flights = ingest.read_flights(month).dropna(subset=["dep_time", "arr_delay"])
+    flights = ingest.read_flights(f"2013-{month:02d}").dropna(subset=["dep_time", "arr_delay"])
     flights = flights.sample(n=rows, random_state=month).astype({"tailnum": object})
     weather = ingest.read_weather().drop_duplicates(["origin", "time_hour"])
     planes = ingest.read_planes().rename(columns=PLANES).astype({"tailnum": object})
@@ -100,8 +103,8 @@ def fitted(data) -> dict[str, tuple]:
     for name in [*modeling.ESTIMATORS, *modeling.REGRESSORS]:
         pipeline = _fit(name, data["train"])
         example = modeling.model_input(data["train"].head(5), NUMERIC, CATEGORICAL)
-        out[name] = (pipeline, compiled.CompiledModel.from_bytes(
-            compiled.compile_pipeline(pipeline, example)))  # fmt: skip
+        out[name] = (pipeline, CompiledModel.from_bytes(
+            compile_pipeline(pipeline, example)))  # fmt: skip
     return out
 
 
@@ -117,7 +120,7 @@ def test_the_compiled_model_predicts_what_the_pipeline_predicts_on_real_flights(
     # The gaps are really there: both markers of a missing category, unknown categories.
     assert frame["plane_type"].map(lambda v: v is None).any()
     assert frame["plane_type"].map(lambda v: isinstance(v, float)).any()
-    parity = compiled.require_parity(pipeline, model, frame, threshold=0.5)
+    parity = require_parity(pipeline, model, frame, threshold=0.5)
     assert parity.rows == len(frame) == 600 + 8 * (3 * len(CATEGORICAL) + 3)
     assert parity.max_abs_diff <= 1e-9  # float64 all the way: exact but for rounding
     assert parity.label_mismatches == 0
@@ -145,10 +148,8 @@ def test_plain_column_lists_give_the_same_answer_row_by_row(name, data, fitted):
 )
 def test_infrequent_categories_are_grouped_as_the_encoder_groups_them(name, parameter, value, data):
     pipeline = _fit(name, data["train"], **{parameter: value})
-    model = compiled.CompiledModel.from_bytes(
-        compiled.compile_pipeline(pipeline, _features(data["train"]))
-    )
-    assert compiled.require_parity(pipeline, model, _features(data["compare"])).rows > 0
+    model = CompiledModel.from_bytes(compile_pipeline(pipeline, _features(data["train"])))
+    assert require_parity(pipeline, model, _features(data["compare"])).rows > 0
 
 
 def test_a_missing_category_is_one_category_whatever_its_marker(fitted):
@@ -175,9 +176,9 @@ def test_a_value_just_past_a_split_goes_where_sklearn_sends_it(name):
     train = pd.DataFrame({"c": ["a", "a", "b", "b"] * 25, "x": x})  # c tells nothing: x splits
     pipeline = modeling.build_pipeline(["x"], ["c"], name, {}, seed=0)
     pipeline.fit(train, (x > 1.5).astype(int))
-    model = compiled.CompiledModel.from_bytes(compiled.compile_pipeline(pipeline, train))
+    model = CompiledModel.from_bytes(compile_pipeline(pipeline, train))
     edge = pd.DataFrame({"c": ["a", "a", "a"], "x": [1.5, 1.5 + 1e-9, 1.5 - 1e-9]})
-    compiled.require_parity(pipeline, model, edge)
+    require_parity(pipeline, model, edge)
 
 
 def test_a_broken_compiled_model_fails_parity_naming_the_worst_row(data, fitted):
@@ -187,15 +188,13 @@ def test_a_broken_compiled_model_fails_parity_naming_the_worst_row(data, fitted)
     nodes = broken.named_steps["estimator"]._predictors[0][0].nodes
     leaf = int(np.flatnonzero(nodes["is_leaf"])[0])
     nodes["value"][leaf] += 3.0
-    model = compiled.CompiledModel.from_bytes(
-        compiled.compile_pipeline(broken, _features(data["train"]))
-    )
+    model = CompiledModel.from_bytes(compile_pipeline(broken, _features(data["train"])))
     frame = _features(data["compare"])
     expected = pipeline.predict_proba(frame)[:, 1]
     actual = model.predict_proba_frame(frame)[:, 1]
     worst = int(np.argmax(np.abs(expected - actual)))
-    with pytest.raises(compiled.ParityError) as error:
-        compiled.require_parity(pipeline, model, frame)
+    with pytest.raises(ParityError) as error:
+        require_parity(pipeline, model, frame)
     message = str(error.value)
     assert f"at row {worst}:" in message
     assert repr(float(expected[worst])) in message and repr(float(actual[worst])) in message
@@ -209,17 +208,17 @@ def test_a_label_that_flips_fails_parity_even_within_the_tolerance(data, fitted)
     row = int(np.argsort(proba)[len(proba) // 2])
     broken = copy.deepcopy(pipeline)
     broken.named_steps["estimator"].intercept_ = broken.named_steps["estimator"].intercept_ - 0.01
-    shifted = compiled.CompiledModel.from_bytes(compiled.compile_pipeline(broken, frame))
-    with pytest.raises(compiled.ParityError, match=rf"first at row {row}: pipeline "):
-        compiled.require_parity(pipeline, shifted, frame, threshold=proba[row] - 1e-4, tolerance=1)
-    assert compiled.check_parity(pipeline, model, frame, proba[row] - 1e-4).label_mismatches == 0
+    shifted = CompiledModel.from_bytes(compile_pipeline(broken, frame))
+    with pytest.raises(ParityError, match=rf"first at row {row}: pipeline "):
+        require_parity(pipeline, shifted, frame, threshold=proba[row] - 1e-4, tolerance=1)
+    assert check_parity(pipeline, model, frame, proba[row] - 1e-4).label_mismatches == 0
 
 
 def test_the_model_round_trips_through_a_file_and_runs_on_one_thread(tmp_path, data, fitted):
     pipeline, model = fitted["random_forest"]
     path = tmp_path / "model.onnx"
-    path.write_bytes(compiled.compile_pipeline(pipeline, _features(data["train"])))
-    loaded = compiled.CompiledModel.load(path)
+    path.write_bytes(compile_pipeline(pipeline, _features(data["train"])))
+    loaded = CompiledModel.load(path)
     frame = _features(data["compare"])
     np.testing.assert_array_equal(
         loaded.predict_proba_frame(frame), model.predict_proba_frame(frame)
@@ -259,13 +258,13 @@ def test_what_cannot_be_compiled_is_refused_naming_the_estimator(data):
     pipeline.steps[-1] = ("estimator", GradientBoostingClassifier(n_estimators=2))
     pipeline.fit(train, late)
     with pytest.raises(NotImplementedError, match="'GradientBoostingClassifier' cannot be"):
-        compiled.compile_pipeline(pipeline, train)
+        compile_pipeline(pipeline, train)
     three = modeling.build_pipeline(NUMERIC, CATEGORICAL, "hist_gradient_boosting", {"max_iter": 2})
     three.fit(train, np.arange(len(train)) % 3)
     with pytest.raises(NotImplementedError, match="'HistGradientBoostingClassifier' has 3 classes"):
-        compiled.compile_pipeline(three, train)
+        compile_pipeline(three, train)
     frequent = modeling.build_pipeline(
         NUMERIC, CATEGORICAL, "constant", {"strategy": "most_frequent"}
     ).fit(train, late)
     with pytest.raises(NotImplementedError, match=re.escape("strategy='most_frequent'")):
-        compiled.compile_pipeline(frequent, train)
+        compile_pipeline(frequent, train)
