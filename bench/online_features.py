@@ -2,9 +2,9 @@
 
 Not a test. Per call, in one process, on the same registry and store:
 
-  SDK     twelve.serving.OnlineFeatures.fetch (FeatureStore.get_online_features, feature service
-          flight_delay_v1: three views, 17 features);
-  direct  twelve.online_reads.DirectOnlineFeatures.fetch (one query per view on SQLite, one
+  SDK     twelve.serving.online.sdk.OnlineFeatures.fetch (FeatureStore.get_online_features,
+          feature service flight_delay_v1: three views, 17 features);
+  direct  twelve.serving.online.reader.DirectOnlineFeatures.fetch (one query per view on SQLite, one
           pipelined round trip on Redis).
 
 Requests of 1 entity row and of 100 entity rows (distinct tail numbers; origins and carriers
@@ -54,7 +54,7 @@ REDIS_YAML = "feature_store.bench-redis.yaml"
 def demo_home() -> Path | None:
     """The demo's TWELVE_HOME when `make demo` has built its registry and online store."""
     home = Path(os.environ.get("TWELVE_HOME") or REPO / ".twelve")
-    from twelve.serving import ONLINE_STORE_FILE, REGISTRY_FILE
+    from twelve.serving.config import ONLINE_STORE_FILE, REGISTRY_FILE
 
     ok = (home / REGISTRY_FILE).is_file() and (home / ONLINE_STORE_FILE).is_file()
     return home if ok else None
@@ -64,7 +64,7 @@ def feature_config(home: Path, yaml_name: str = "feature_store.yaml", repo: Path
     """The feature store config a bento resolves for ``home`` (``${VARS}`` expanded)."""
     import yaml
 
-    from twelve.serving import relocate_feature_store
+    from twelve.serving.config import relocate_feature_store
 
     raw = yaml.safe_load(((repo or REPO / "feature_repo") / yaml_name).read_text())
     return json.loads(os.path.expandvars(json.dumps(relocate_feature_store(raw, home))))
@@ -78,7 +78,7 @@ def materialize(root: Path, data_dir: Path | None, redis_url: str | None) -> Pat
     """
     import pandas as pd
 
-    from twelve.features import FeastResource
+    from twelve.features.feast import FeastResource
 
     repo = root / "feature_repo"
     shutil.copytree(REPO / "feature_repo", repo, ignore=shutil.ignore_patterns("__pycache__"))
@@ -185,8 +185,8 @@ def percentile(values: list[float], share: float) -> float:
 
 def measure(store: str, config: dict, entities: dict[str, list[str]], calls: int) -> list[dict]:
     """One row of figures per request size for one online store."""
-    from twelve.online_reads import DirectOnlineFeatures
-    from twelve.serving import OnlineFeatures
+    from twelve.serving.online.reader import DirectOnlineFeatures
+    from twelve.serving.online.sdk import OnlineFeatures
 
     sdk, direct = OnlineFeatures(config, SERVICE), DirectOnlineFeatures(config, SERVICE)
     first_request = request_batches(entities, 1, 1)[0]
@@ -274,7 +274,7 @@ def main() -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s", datefmt="%H:%M:%S")
     for noisy in ("feast", "twelve"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
-    from twelve.environment import OFFLINE_ENV
+    from twelve.core.environment import OFFLINE_ENV
 
     os.environ.update(OFFLINE_ENV)
     root = Path(tempfile.mkdtemp(prefix="twelve-bench-online-"))
@@ -295,7 +295,7 @@ def main() -> int:
 
         redis_version = None
         if shutil.which("redis-server"):
-            from twelve import local_services
+            import local_services  # tests/: real redis-server and PostgreSQL for tests
 
             redis = local_services.Redis(root / "redis").start()
             log.info("materializing the same tables into redis-server on %s", redis.url)

