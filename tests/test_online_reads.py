@@ -269,6 +269,30 @@ def test_an_entity_missing_one_feature_row_is_unknown_as_feast_reports_it(sqlite
     readers[1].close()
 
 
+def test_a_value_read_again_follows_every_write_to_the_store(tmp_path_factory):
+    # The direct reader keeps what it decoded while the SQLite store is unchanged: a write by
+    # another connection (here Feast's own write, as a materialization does) must show at once.
+    root = tmp_path_factory.mktemp("online_writes")
+    build_store(root, root / "home", "feature_store.yaml")
+    config = serving_store_config(root / "home", "local")
+    sdk, direct = OnlineFeatures(config, SERVICE), DirectOnlineFeatures(config, SERVICE)
+    sdk.load()
+    direct.load()
+    rows = [{"origin": "EWR", "tailnum": "N14228", "carrier": "UA"}]
+    before = direct.fetch(rows)
+    assert direct.fetch(rows) == before  # read again, unchanged
+    weather = feature_tables()["weather_features"]
+    latest = weather[weather["origin"] == "EWR"].sort_values("event_timestamp").tail(1)
+    later = latest.assign(
+        event_timestamp=latest["event_timestamp"] + pd.Timedelta(hours=1), temp=-12.5
+    )
+    sdk._store.write_to_online_store("weather_hourly", later)
+    after = direct.fetch(rows)
+    assert after.features["temp"] == [-12.5] != before.features["temp"]
+    assert_same_lookup(sdk.fetch(rows), after, rows)
+    direct.close()
+
+
 def test_an_empty_batch_gives_empty_columns(sqlite_pair):
     _, direct, _ = sqlite_pair
     answer = direct.fetch([])

@@ -6,6 +6,7 @@ from __future__ import annotations
 import ast
 import asyncio
 import json
+import os
 import sys
 import warnings
 from pathlib import Path
@@ -366,6 +367,61 @@ def test_the_background_thread_profiles_on_its_interval_and_stop_flushes(tmp_pat
     roller.stop()
     store = ProfileStore(tmp_path)
     assert sorted(row_count(store.read("v1-x", v)) for v in store.versions("v1-x")) == [2, 3]
+
+
+def test_a_profile_that_cannot_be_written_keeps_its_rows_for_the_next_one(tmp_path):
+    from twelve.monitoring.profiling import ProfileStore, row_count
+
+    root = tmp_path / "profiles"
+    root.write_text("a file where the store's folder should be")  # every write fails
+    failures = []
+    roller = ProfileRoller(root, "v1-x", on_failure=lambda: failures.append(1))
+    roller.add(_scored(5))
+    with pytest.raises(OSError):
+        roller.flush()
+    roller.add(_scored(3))
+    assert roller.buffered_rows == 8 and failures == [1]
+    root.unlink()  # the store is writable again
+    path = roller.flush()
+    assert row_count(ProfileStore(root).read("v1-x", path.stem)) == 8
+    info = ProfileStore(root).info("v1-x", path.stem)
+    assert info["requests"] == 2 and info["dropped_rows"] == 0
+    assert roller.buffered_rows == 0
+
+
+def test_the_bound_counts_rows_being_profiled_and_drops_are_counted_in_metrics(tmp_path):
+    metrics = ServingMetrics("unit_test_drops")
+    roller = ProfileRoller(tmp_path, "v1-x", max_buffer_rows=8, on_drop=metrics.dropped_rows.inc)
+    assert roller.add(_scored(6))
+    assert not roller.add(_scored(3))  # 9 > 8: dropped, counted
+    assert roller.add(_scored(2))
+    assert metrics.dropped_rows._value.get() == 3
+    path = roller.flush()
+    from twelve.monitoring.profiling import ProfileStore
+
+    assert ProfileStore(tmp_path).info("v1-x", path.stem)["dropped_rows"] == 3
+
+
+def test_a_served_bento_profiles_in_a_low_priority_process_that_survives_its_failures(tmp_path):
+    import psutil
+
+    from twelve.monitoring.profiling import ProfileStore, row_count
+    from twelve.serving.profiler import NICENESS, ProcessProfiler
+
+    profiler = ProcessProfiler(timeout=120)
+    roller = ProfileRoller(tmp_path, "v1-x", profiler=profiler)
+    roller.add(_scored(4))
+    first = roller.flush()
+    child = psutil.Process(profiler._child.pid)
+    assert child.nice() == NICENESS and child.pid != os.getpid()
+    assert row_count(ProfileStore(tmp_path).read("v1-x", first.stem)) == 4
+    child.kill()  # the profiler dies between two profiles: the next one starts another
+    roller.add(_scored(3))
+    second = roller.flush()
+    assert row_count(ProfileStore(tmp_path).read("v1-x", second.stem)) == 3
+    replacement = profiler._child
+    roller.stop()  # the last profile, then the child is told to exit (its stdin closes)
+    assert replacement.wait(timeout=30) == 0
 
 
 def test_a_bad_interval_or_model_version_is_refused(tmp_path):

@@ -9,6 +9,7 @@ imported by ``load``.
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -23,6 +24,8 @@ from twelve.serving.online.sqlite_store import SqliteReader
 log = logging.getLogger(__name__)
 
 ENTITY_KEY_SERIALIZATION_VERSION = 3  # the only layout read here (Feast deprecates < 3)
+# Decoded records kept per view (SQLite): a bound on memory, far above a day's distinct keys.
+MAX_CACHED_KEYS = 200_000
 
 
 class DirectOnlineFeatures:
@@ -48,6 +51,7 @@ class DirectOnlineFeatures:
         self.feature_names: list[str] = []
         self._plans: tuple[ViewPlan, ...] = ()
         self._reader: SqliteReader | RedisReader | None = None
+        self._local = threading.local()  # decoded records, per thread (as its connection)
 
     @property
     def loaded(self) -> bool:
@@ -129,51 +133,73 @@ class DirectOnlineFeatures:
         if reader is None:
             raise ServingConfigError("the online feature store is not loaded")
         rows = entity_rows if isinstance(entity_rows, list) else list(entity_rows)
-        keys_of_rows: list[list[bytes]] = []
-        requests: list[tuple[ViewPlan, list[bytes]]] = []
-        for plan in self._plans:
-            encode = plan.encode_key
-            row_keys = [encode(row, number) for number, row in enumerate(rows)]
-            keys_of_rows.append(row_keys)
-            requests.append((plan, list(dict.fromkeys(row_keys))))
-        found = reader.read(requests)
-
+        keys_of_rows = [
+            [plan.encode_key(row, number) for number, row in enumerate(rows)]
+            for plan in self._plans
+        ]
+        records = self._records(reader, keys_of_rows)
         features: dict[str, list[Any]] = {}
         unknown: list[set[str]] = [set() for _ in rows]
-        for plan, row_keys, records in zip(self._plans, keys_of_rows, found, strict=True):
-            decoders = plan.decoders
-            nulls = (None,) * len(decoders)
-            decoded: dict[bytes, Sequence[Any]] = {}
-            unknown_keys: set[bytes] = set()
-            for key in dict.fromkeys(row_keys):
-                record = records.get(key)
-                if record is None:
-                    decoded[key] = nulls
-                    unknown_keys.add(key)
-                    continue
-                known, blobs = record
-                if not known:
-                    unknown_keys.add(key)
-                # Redis replies end with the `_ts` field: zip stops at the last feature.
-                pairs = zip(decoders, blobs, strict=False)
-                decoded[key] = [decode(blob) for decode, blob in pairs]
+        for plan, row_keys, by_key in zip(self._plans, keys_of_rows, records, strict=True):
+            picked = [by_key[key] for key in row_keys]
             if rows:
-                columns = zip(*(decoded[key] for key in row_keys), strict=True)
-                for name, column in zip(plan.features, columns, strict=True):
-                    features[name] = list(column)
+                columns = zip(*(values for _, values in picked), strict=True)
+                features.update(zip(plan.features, map(list, columns), strict=True))
             else:
                 features.update({name: [] for name in plan.features})
-            if unknown_keys:
-                for number, key in enumerate(row_keys):
-                    if key in unknown_keys:
-                        unknown[number].update(plan.keys)
+            for number, (known, _) in enumerate(picked):
+                if not known:
+                    unknown[number].update(plan.keys)
         return OnlineLookup(features, [sorted(keys) for keys in unknown])
+
+    def _records(self, reader: Any, keys_of_rows: list[list[bytes]]) -> list[dict[bytes, Any]]:
+        """Per view: entity key -> (known, decoded values), read once per distinct key.
+
+        SQLite: decoded records are kept while the store is unchanged (``PRAGMA data_version``
+        moves with every write of another connection, a materialization included), so a key
+        read again costs a dictionary lookup; any write clears them. Redis has no such counter:
+        every key is read every time.
+        """
+        version = reader.version()
+        cache = getattr(self._local, "cache", None)
+        if version is None or cache is None or cache[0] != version:
+            cache = (version, [{} for _ in self._plans])
+            if version is not None:
+                self._local.cache = cache
+        kept = cache[1]
+        requests = [
+            (plan, [key for key in dict.fromkeys(row_keys) if key not in known])
+            for plan, row_keys, known in zip(self._plans, keys_of_rows, kept, strict=True)
+        ]
+        if any(keys for _, keys in requests):
+            found = reader.read(requests)
+            for (plan, keys), records, known in zip(requests, found, kept, strict=True):
+                if len(known) + len(keys) > MAX_CACHED_KEYS:
+                    known.clear()
+                known.update(_decoded(plan, keys, records))
+        return kept
 
     def close(self) -> None:
         """Close the online store connections (a later :meth:`load` opens new ones)."""
         if self._reader is not None:
             self._reader.close()
             self._reader = None
+        self._local = threading.local()
+
+
+def _decoded(plan: ViewPlan, keys: list[bytes], records: Mapping[bytes, Any]):
+    """(key, (known, values)) of each key: the values decoded, nulls for a key not stored."""
+    decoders = plan.decoders
+    nulls = (None,) * len(decoders)
+    for key in keys:
+        record = records.get(key)
+        if record is None:
+            yield key, (False, nulls)
+            continue
+        known, blobs = record
+        # Redis replies end with the `_ts` field: zip stops at the last feature.
+        pairs = zip(decoders, blobs, strict=False)
+        yield key, (known, tuple(decode(blob) for decode, blob in pairs))
 
 
 # --------------------------------------------------------------------------- load helpers

@@ -30,6 +30,10 @@ class RedisReader:
         except Exception as error:
             raise ServingConfigError(f"the Redis online store does not answer: {error}") from error
 
+    def version(self) -> None:
+        """None: Redis has no cheap change counter, so nothing read is kept."""
+        return None
+
     def read(self, requests: Sequence[tuple[ViewPlan, list[bytes]]]) -> list[dict[bytes, Record]]:
         """Records of the given keys: one ``HMGET`` per (view, key), all in one pipeline.
 

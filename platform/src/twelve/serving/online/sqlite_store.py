@@ -64,6 +64,11 @@ class SqliteReader:
                     f"feature view {plan.name!r}: apply and materialize the feature repo"
                 )
 
+    def version(self) -> int:
+        """This thread's connection's ``PRAGMA data_version``: it moves when another connection
+        (a materialization) writes the store."""
+        return self.connection().execute("PRAGMA data_version").fetchone()[0]
+
     def read(self, requests: Sequence[tuple[ViewPlan, list[bytes]]]) -> list[dict[bytes, Record]]:
         """Records of the given keys, one query per view (``IN`` over the batch's keys).
 
