@@ -727,3 +727,98 @@ def test_the_fast_path_takes_every_valid_batch_and_is_much_faster():
         gate.pandera_problems(frame)
     slow = (time.perf_counter() - started) * 4
     assert fast < slow / 5
+
+
+# --------------------------------------------------------------------------- security
+@pytest.mark.parametrize(
+    ("environ", "recorded", "refusal"),
+    [({"TWELVE_PROFILE": "production"}, "local", "TWELVE_SERVING_TOKEN"),
+     ({}, "production", "TWELVE_SERVING_TOKEN"),  # built for production: secured wherever it runs
+     ({"TWELVE_PROFILE": "production", "TWELVE_SERVING_TOKEN": " "}, "local", "bearer token"),
+     ({"TWELVE_PROFILE": "production", "TWELVE_SERVING_TOKEN": "t",
+       "TWELVE_SERVING_CONTRACT": "off"}, "local", "refused under the production profile")],
+)  # fmt: skip
+def test_production_refuses_to_start_open_or_without_its_contract(environ, recorded, refusal):
+    with pytest.raises(settings.ServingConfigError, match=refusal):
+        settings.security_of({"profile": recorded}, environ)
+
+
+def test_production_with_a_token_serves_checked_and_locally_everything_is_switchable():
+    secured = settings.security_of(
+        {"profile": "local"}, {"TWELVE_PROFILE": "production", "TWELVE_SERVING_TOKEN": "t0k"}
+    )
+    assert (secured.production, secured.token, secured.contract) == (True, "t0k", True)
+    local = settings.security_of(
+        {"profile": "local"}, {"TWELVE_SERVING_CONTRACT": "off", "TWELVE_SERVING_MONITORING": "0"}
+    )
+    assert (local.production, local.token, local.contract, local.monitoring) == (
+        False, "", False, False,
+    )  # fmt: skip
+
+
+def test_a_bento_records_the_profile_it_was_built_for(tmp_path, monkeypatch):
+    monkeypatch.setenv("TWELVE_PROFILE", "production")
+    config = settings.resolve_serving_config(SERVICE_DIR, tmp_path, profile="production")
+    assert config["profile"] == "production"
+    assert settings.resolve_serving_config(SERVICE_DIR, tmp_path)["profile"] == "local"
+
+
+# --------------------------------------------------------------------------- batching
+def test_concurrent_requests_are_scored_together_in_order():
+    from twelve.serving.batching import Batcher
+
+    batches = []
+
+    def score_many(jobs):
+        batches.append(list(jobs))
+        return [job * 10 for job in jobs]
+
+    async def burst():
+        batcher = Batcher(score_many, rows_of=lambda job: 1, max_rows=100)
+        alone = await batcher.submit(0)  # nothing waits for a batch to fill
+        together = await asyncio.gather(*(batcher.submit(n) for n in range(1, 9)))
+        return alone, together
+
+    alone, together = asyncio.run(burst())
+    assert alone == 0 and together == [n * 10 for n in range(1, 9)]
+    assert batches[0] == [0] and len(batches) < 9  # the eight concurrent ones shared calls
+    assert sorted(job for batch in batches[1:] for job in batch) == list(range(1, 9))
+
+
+def test_a_batch_is_bounded_in_rows_and_a_failure_fails_only_its_own_batch():
+    from twelve.serving.batching import Batcher
+
+    sizes = []
+
+    def score_many(jobs):
+        sizes.append(sum(jobs))
+        if 99 in jobs:
+            raise RuntimeError("the store is down")
+        return jobs
+
+    async def burst():
+        batcher = Batcher(score_many, rows_of=lambda job: job, max_rows=10)
+        return await asyncio.gather(
+            *(batcher.submit(n) for n in (4, 4, 4, 99, 4)), return_exceptions=True
+        )
+
+    results = asyncio.run(burst())
+    assert results[:3] == [4, 4, 4] and results[4] == 4
+    assert isinstance(results[3], RuntimeError)
+    assert max(size for size in sizes if size != 99) <= 10  # 4 + 4, then 4: never above
+
+
+def test_in_one_batch_a_request_breaking_the_contract_is_refused_alone(service_instance):
+    service, instance = service_instance
+
+    async def together():
+        flights = (_flights(service), _flights(service, distance=-1.0))
+        good, bad = (service.request_values(f, "America/New_York") for f in flights)
+        return await asyncio.gather(
+            instance.answer("predict", good, service.PredictionResponse),
+            instance.answer("predict", bad, service.PredictionResponse),
+        )
+
+    good, bad = asyncio.run(together())
+    assert isinstance(good, service.PredictionResponse) and len(good.predictions) == 1
+    assert bad.status_code == 422 and json.loads(bad.body)["fields"] == ["distance"]
