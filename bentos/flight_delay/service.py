@@ -8,8 +8,9 @@
 - ``POST /predict_features``: model input rows already assembled (batch scoring, parity tests).
 
 The model is the registered version's pipeline compiled at build time (``bentoml build --arg
-model_tag=...``); the contract gate, monitoring, metrics, batching, the bearer token and the error
-mapping are the platform's serving runtime (``twelve.serving.runtime``), copied into the bento.
+model_tag=...``). The platform's serving runtime (``twelve.serving.runtime``, copied into the
+bento) does the rest: the contract gate, the scored rows profiled with whylogs in the background,
+Prometheus metrics on ``/metrics``, batching, the bearer token and the error mapping.
 """
 
 from __future__ import annotations

@@ -47,7 +47,15 @@ from starlette.responses import JSONResponse
 from twelve.serving import config as settings
 from twelve.serving.batching import Batcher
 from twelve.serving.columns import rows_to_columns
-from twelve.serving.config import relocate_feature_store  # noqa: F401 (twelve.features.feast)
+
+# Now in twelve.serving.config; still imported from here by twelve.features.feast and its tests.
+from twelve.serving.config import (  # noqa: F401
+    ONLINE_STORE_FILE,
+    REGISTRY_FILE,
+    ServingConfigError,
+    relocate_feature_store,
+    resolve_serving_config,
+)
 from twelve.serving.gate import ContractGate, violation_body
 from twelve.serving.http import protect, silence_client_error_tracebacks
 from twelve.serving.metrics import ProcessSampler, ServingMetrics, activate

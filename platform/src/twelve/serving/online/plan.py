@@ -2,12 +2,47 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
+from twelve.serving.config import ServingConfigError
 from twelve.serving.online.decoders import Decoder
 from twelve.serving.online.keys import KeyEncoder
+
+
+class StoreReader:
+    """What both readers of a feature service's online store share (the direct one, the SDK).
+
+    Args:
+        feature_store: the resolved Feast config (``load_serving_config()["feature_store"]``).
+        feature_service: the feature service the model reads.
+    """
+
+    def __init__(self, feature_store: Mapping[str, Any], feature_service: str) -> None:
+        self.feature_store_config = dict(feature_store)
+        self.feature_service_name = feature_service
+        self.join_keys: list[str] = []  # known once loaded
+        self.feature_names: list[str] = []
+
+    def check_local_files(self) -> None:
+        """Refuse a file registry or SQLite store that does not exist (Feast would create them).
+
+        Raises:
+            ServingConfigError: naming the missing file and how to make it.
+        """
+        for section in ("registry", "online_store"):
+            part = self.feature_store_config.get(section) or {}
+            if isinstance(part, str):
+                part = {"path": part}
+            kind = part.get("registry_type", "file") if section == "registry" else part.get("type")
+            if kind in ("file", "sqlite") and not Path(part.get("path", "")).is_file():
+                raise ServingConfigError(
+                    f"Feast {section} {part.get('path')} does not exist: apply and materialize "
+                    "the feature repo (assets feast_definitions, online_features) for this "
+                    "TWELVE_HOME"
+                )
 
 
 @dataclass

@@ -17,7 +17,7 @@ from typing import Any
 from twelve.serving.config import ServingConfigError
 from twelve.serving.online.decoders import make_decoder
 from twelve.serving.online.keys import make_key_encoder, redis_field
-from twelve.serving.online.plan import OnlineLookup, ViewPlan
+from twelve.serving.online.plan import OnlineLookup, StoreReader, ViewPlan
 from twelve.serving.online.redis_store import RedisReader
 from twelve.serving.online.sqlite_store import SqliteReader
 
@@ -28,7 +28,7 @@ ENTITY_KEY_SERIALIZATION_VERSION = 3  # the only layout read here (Feast depreca
 MAX_CACHED_KEYS = 200_000
 
 
-class DirectOnlineFeatures:
+class DirectOnlineFeatures(StoreReader):
     """Features by entity key from Feast's online store, read without Feast on the request path.
 
     The same interface and answers as :class:`twelve.serving.OnlineFeatures` (the tests compare
@@ -38,17 +38,10 @@ class DirectOnlineFeatures:
 
     What :meth:`load` read is kept until the next :meth:`load`: a feature service re-applied
     with other features needs a reload (a new bento, in practice: its model reads the old ones).
-
-    Args:
-        feature_store: the resolved Feast config (``load_serving_config()["feature_store"]``).
-        feature_service: the feature service the model reads.
     """
 
     def __init__(self, feature_store: Mapping[str, Any], feature_service: str) -> None:
-        self.feature_store_config = dict(feature_store)
-        self.feature_service_name = feature_service
-        self.join_keys: list[str] = []
-        self.feature_names: list[str] = []
+        super().__init__(feature_store, feature_service)
         self._plans: tuple[ViewPlan, ...] = ()
         self._reader: SqliteReader | RedisReader | None = None
         self._local = threading.local()  # decoded records, per thread (as its connection)
@@ -69,7 +62,7 @@ class DirectOnlineFeatures:
         """
         from feast import FeatureStore, RepoConfig
 
-        _check_local_files(self.feature_store_config)
+        self.check_local_files()
         config = RepoConfig(**self.feature_store_config)
         version = config.entity_key_serialization_version
         if version != ENTITY_KEY_SERIALIZATION_VERSION:
@@ -203,24 +196,6 @@ def _decoded(plan: ViewPlan, keys: list[bytes], records: Mapping[bytes, Any]):
 
 
 # --------------------------------------------------------------------------- load helpers
-def _check_local_files(config: Mapping[str, Any]) -> None:
-    """Refuse a file registry or SQLite store that does not exist (Feast would create them).
-
-    Raises:
-        ServingConfigError: naming the missing file and how to make it.
-    """
-    for section in ("registry", "online_store"):
-        part = config.get(section) or {}
-        if isinstance(part, str):
-            part = {"path": part}
-        kind = part.get("registry_type", "file") if section == "registry" else part.get("type")
-        if kind in ("file", "sqlite") and not Path(part.get("path", "")).is_file():
-            raise ServingConfigError(
-                f"Feast {section} {part.get('path')} does not exist: apply and materialize the "
-                "feature repo (assets feast_definitions, online_features) for this TWELVE_HOME"
-            )
-
-
 def _service_views(registry: Any, project: str, service_name: str) -> list[Any]:
     """The feature views of a feature service, each with the service's projection applied.
 

@@ -8,28 +8,19 @@ groups every entity row through protobuf on every call.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from pathlib import Path
 from typing import Any
 
 from twelve.serving.config import ServingConfigError
-from twelve.serving.online.plan import OnlineLookup
+from twelve.serving.online.plan import OnlineLookup, StoreReader
 
 
-class OnlineFeatures:
-    """Features by entity key from the Feast online store of a feature service.
-
-    Args:
-        feature_store: the resolved Feast config (``load_serving_config()["feature_store"]``).
-        feature_service: the feature service the model reads.
-    """
+class OnlineFeatures(StoreReader):
+    """Features by entity key from the Feast online store of a feature service, through Feast."""
 
     def __init__(self, feature_store: Mapping[str, Any], feature_service: str) -> None:
-        self.feature_store_config = dict(feature_store)
-        self.feature_service_name = feature_service
+        super().__init__(feature_store, feature_service)
         self._store = None
         self._service = None
-        self.join_keys: list[str] = []
-        self.feature_names: list[str] = []
         self._keys_of_feature: dict[str, tuple[str, ...]] = {}
 
     def load(self) -> None:
@@ -41,14 +32,7 @@ class OnlineFeatures:
         """
         from feast import FeatureStore, RepoConfig
 
-        for section in ("registry", "online_store"):
-            part = self.feature_store_config.get(section) or {}
-            kind = part.get("registry_type", "file") if section == "registry" else part.get("type")
-            if kind in ("file", "sqlite") and not Path(part.get("path", "")).is_file():
-                raise ServingConfigError(
-                    f"Feast {section} {part.get('path')} does not exist: apply and materialize the "
-                    "feature repo (assets feast_definitions, online_features) for this TWELVE_HOME"
-                )
+        self.check_local_files()
         config = RepoConfig(**self.feature_store_config)
         store = FeatureStore(config=config)
         try:

@@ -64,15 +64,24 @@ def test_the_bento_serves_the_champion_with_its_container_recipe(golden_path):
 
 def load_service_module():
     """The bento's service.py, as `bentoml serve` imports it."""
+    import sys
+
     path = paths.BENTO_DIR / "service.py"
     spec = importlib.util.spec_from_file_location(f"{paths.NAME}_service", path)
     module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # pydantic resolves the schemas' annotations there
     spec.loader.exec_module(module)
     return module
 
 
 def test_the_served_model_gives_the_offline_answers_parity(golden_path):
-    """What the bento scores (its pipeline, its input typing) equals the offline evaluation."""
+    """What the bento scores (compiled model, input typing) equals the offline evaluation."""
+    import json
+
+    from twelve.deploy.compiled.model import CompiledModel
+    from twelve.serving import columns
+    from twelve.serving.model import ServedModel
+
     _, result = golden_path
     trained = latest(result, "trained_model")
     holdout = pd.read_parquet(io.BytesIO(resources.dvc().read_version(trained["holdout_md5"])))
@@ -82,16 +91,24 @@ def test_the_served_model_gives_the_offline_answers_parity(golden_path):
     offline = modeling.predict(registered, holdout)
 
     home = resources.bentoml().resolved_home()
-    served_pipeline = joblib.load(
-        bentos.model_dir(home, latest(result, "bento")["bentoml_model_tag"]) / bentos.PIPELINE_FILE
+    stored = bentos.model_dir(home, latest(result, "bento")["bentoml_model_tag"])
+    contract = json.loads((stored / bentos.CONTRACT_FILE).read_text())
+    threshold = {% if classification %}float(trained["threshold"]){% else %}None{% endif %}
+    served_model = ServedModel(
+        CompiledModel.load(stored / bentos.COMPILED_FILE), contract, "v", "m", threshold
     )
     service = load_service_module()
     rows = holdout[list(service.FEATURE_COLUMNS)].astype(object)
     records = rows.where(rows.notna(), None).to_dict("records")
-    served = service.model_outputs(
-        served_pipeline, service.records_to_frame(records, list(service.FEATURE_COLUMNS))
-    )
-    assert served == pytest.approx(list(offline), abs=1e-12)
+    values = columns.rows_to_columns([service.FeatureRow(**r) for r in records],
+                                     service.FEATURE_COLUMNS)  # fmt: skip
+    dtypes = {column["name"]: column["dtype"] for column in contract["columns"]}
+    names = [column["name"] for column in contract["columns"]]
+    served = served_model.outputs(columns.typed_columns(values, dtypes, names))
+    assert list(served) == pytest.approx(list(offline), abs=1e-12)
+    # The pipeline the bento carries is the registered one (the reference of the compiled form).
+    served_pipeline = joblib.load(stored / bentos.PIPELINE_FILE)
+    assert list(modeling.predict(served_pipeline, holdout)) == list(offline)
 
 
 def test_the_run_passes_the_twelve_factor_audit(golden_path):
