@@ -1,16 +1,11 @@
 """The flight-delay prediction service (BentoML 1.4, class based; factor 12).
 
-- ``POST /predict``: flights by their raw fields (carrier, origin, dest, tail number, scheduled
-  departure, distance). The calendar features come from the schedule in local time, as dbt's
-  ``stg_flights`` derives them; weather, plane and carrier features from the online store by key.
-  A key the store does not know (a new plane) scores with those features missing, as training saw
-  it, and is named in ``unknown_entities``; an unknown *category* breaks the contract (422).
-- ``POST /predict_features``: model input rows already assembled (batch scoring, parity tests).
-
-The model is the registered version's pipeline compiled at build time (``bentoml build --arg
-model_tag=...``). The platform's serving runtime (``twelve.serving.runtime``, copied into the
-bento) does the rest: the contract gate, the scored rows profiled with whylogs in the background,
-Prometheus metrics on ``/metrics``, batching, the bearer token and the error mapping.
+``POST /predict`` takes flights by their raw fields: the calendar comes from the local schedule
+(as dbt's ``stg_flights``), weather, plane and carrier features from the online store by key (an
+unknown key scores with them missing, as in training, and is named in ``unknown_entities``).
+``POST /predict_features`` takes assembled model input rows. The model is the version's pipeline
+compiled at build time; the serving runtime (``twelve.serving.runtime``) does the rest: contract
+gate, scored rows profiled with whylogs, Prometheus ``/metrics``, batching, token, error mapping.
 """
 
 from __future__ import annotations
@@ -21,11 +16,11 @@ from typing import Annotated
 from zoneinfo import ZoneInfo
 
 import bentoml
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field
 
 with bentoml.importing():
     from twelve.serving import runtime
-    from twelve.serving.schemas import ClassifiedRow, ThresholdedAnswer
+    from twelve.serving.schemas import ClassifiedRow, ThresholdedAnswer, Timestamp
 
 SERVICE_DIR = Path(__file__).resolve().parent
 ARGS = bentoml.use_arguments(runtime.BentoArguments)
@@ -42,18 +37,10 @@ class FlightRequest(BaseModel):
     origin: str = Field(description="New York origin airport: EWR, JFK or LGA.")
     dest: str = Field(description="Destination airport code, e.g. IAH.")
     tailnum: str | None = Field(default=None, description="Tail number; missing means unknown.")
-    scheduled_departure: datetime = Field(
+    scheduled_departure: Timestamp = Field(
         description="ISO 8601; without an offset it is the local time at the origin."
     )
     distance: float = Field(description="Great-circle distance in miles.")
-
-    @field_validator("scheduled_departure")
-    @classmethod
-    def _a_plausible_year(cls, value: datetime) -> datetime:
-        # A year far outside flight schedules is bad input (422 naming the field), not a 500.
-        if not 1970 <= value.year <= 2200:
-            raise ValueError(f"year {value.year} is outside 1970..2200")
-        return value
 
 
 class FeatureRow(BaseModel):
@@ -100,6 +87,12 @@ EXAMPLE_INPUT = [
 ]  # fmt: skip
 
 
+Flights = Annotated[
+    list[FlightRequest], Field(min_length=1, max_length=10_000, examples=[EXAMPLE_FLIGHTS])
+]
+Rows = Annotated[list[FeatureRow], Field(min_length=1, max_length=10_000, examples=[EXAMPLE_INPUT])]
+
+
 class FlightPrediction(ClassifiedRow):
     """Probability that the flight arrives more than 15 minutes late, and the label."""
 
@@ -110,33 +103,27 @@ class PredictionResponse(ThresholdedAnswer):
     predictions: list[FlightPrediction]
 
 
-def schedule_calendar(times: list[datetime], timezone: str) -> tuple[list[int], ...]:
-    """Local hour, day of week (0 = Monday) and month of scheduled departures.
+def _local(time: datetime, zone: ZoneInfo) -> datetime:
+    if time.tzinfo:
+        return time.astimezone(zone)
+    # Naive times are local; one skipped by a DST change moves forward (as pandas' shift_forward).
+    moved = time.replace(tzinfo=zone).astimezone(UTC).astimezone(zone)
+    return moved if moved.replace(tzinfo=None) != time else time
 
-    Naive times are local; a local time skipped by a DST change moves forward, as pandas'
-    ``shift_forward`` (and so dbt's data) reads it. A test checks every 2013 flight.
-    """
-    zone = ZoneInfo(timezone)
-    hours, days, months = [], [], []
-    for time in times:
-        local = time.astimezone(zone) if time.tzinfo else time
-        if not time.tzinfo:
-            moved = time.replace(tzinfo=zone).astimezone(UTC).astimezone(zone)
-            local = moved if moved.replace(tzinfo=None) != time else time
-        hours.append(local.hour)
-        days.append(local.weekday())
-        months.append(local.month)
-    return hours, days, months
+
+def schedule_calendar(times: list[datetime], timezone: str) -> tuple[list[int], ...]:
+    """Local hour, day of week (0 = Monday) and month of scheduled departures (a test checks
+    every 2013 flight against dbt's values)."""
+    local = [_local(time, ZoneInfo(timezone)) for time in times]
+    return [t.hour for t in local], [t.weekday() for t in local], [t.month for t in local]
 
 
 def request_values(flights: list[FlightRequest], timezone: str) -> dict[str, list]:
     """The request features and join keys of raw flights (a blank tail number is UNKNOWN)."""
     values = runtime.rows_to_columns(flights, ("carrier", "origin", "dest", "distance"))
-    times = [flight.scheduled_departure for flight in flights]
-    hours, days, months = schedule_calendar(times, timezone)
-    tails = [(flight.tailnum or "").strip() or UNKNOWN_TAILNUM for flight in flights]
-    return {**values, "sched_dep_hour": hours, "day_of_week": days, "month": months,
-            "tailnum": tails}  # fmt: skip
+    hours, days, months = schedule_calendar([f.scheduled_departure for f in flights], timezone)
+    values.update(sched_dep_hour=hours, day_of_week=days, month=months)
+    return {**values, "tailnum": [(f.tailnum or "").strip() or UNKNOWN_TAILNUM for f in flights]}
 
 
 @bentoml.service(**runtime.service_options(SERVICE_DIR, "flight_delay"))
@@ -147,23 +134,13 @@ class FlightDelay(runtime.ModelService):
     service_dir = SERVICE_DIR
 
     @bentoml.api
-    async def predict(
-        self,
-        flights: Annotated[
-            list[FlightRequest], Field(min_length=1, max_length=10_000, examples=[EXAMPLE_FLIGHTS])
-        ],
-    ) -> PredictionResponse:
+    async def predict(self, flights: Flights) -> PredictionResponse:
         """Score flights given by their raw fields; entity features come from the online store."""
         values = request_values(flights, self.config["local_timezone"])
         return await self.answer("predict", values, PredictionResponse)
 
     @bentoml.api
-    async def predict_features(
-        self,
-        rows: Annotated[
-            list[FeatureRow], Field(min_length=1, max_length=10_000, examples=[EXAMPLE_INPUT])
-        ],
-    ) -> PredictionResponse:
+    async def predict_features(self, rows: Rows) -> PredictionResponse:
         """Score flights whose model input is already assembled (batch scoring, parity test)."""
         values = runtime.rows_to_columns(rows, FEATURE_COLUMNS)
         return await self.answer("predict_features", values, PredictionResponse, lookup=False)

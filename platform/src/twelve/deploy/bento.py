@@ -20,19 +20,15 @@ BentoML's stores runs in a subprocess with the home set explicitly: a Dagster pr
 into any configured home, and tests can use a temporary one.
 
 The other modules of the step: :mod:`twelve.deploy.registry` (which versions, their facts),
-:mod:`twelve.deploy.image` (what the bento installs), :mod:`twelve.deploy.staging` (the files).
+:mod:`twelve.deploy.versions` (a version into the model store), :mod:`twelve.deploy.image` (what
+the bento installs), :mod:`twelve.deploy.staging` (the files), :mod:`twelve.deploy.store` (tags
+and paths).
 """
 
 from __future__ import annotations
 
 import contextlib
-import hashlib
-import importlib.metadata
-import json
 import logging
-import re
-import shlex
-import subprocess
 import sys
 import tempfile
 import time
@@ -55,6 +51,7 @@ from twelve.deploy.image import (
     normalize_distribution,
     read_bentofile,
     referenced_modules,
+    run_step,
 )
 from twelve.deploy.registry import (
     ModelVersionRef,
@@ -67,11 +64,22 @@ from twelve.deploy.registry import (
     run_value,
 )
 from twelve.deploy.staging import (
-    compile_checked,
-    no_default,
     stage_build_context,
     stage_model_files,
 )
+from twelve.deploy.store import (
+    bento_dir,
+    bento_exists,
+    bento_tag_for,
+    bentoml_model_tag,
+    dir_size,
+    model_dir,
+    model_exists,
+    serve_command,
+    service_digest,
+    tag_part,
+)
+from twelve.deploy.versions import Deployable, import_version, with_holdout
 from twelve.serving.model import (
     COMPILED_FILE,
     CONTRACT_FILE,
@@ -83,20 +91,46 @@ log = logging.getLogger(__name__)
 
 # Re-exported: callers build bentos through this module.
 __all__ = [
-    "COMPILED_FILE", "CONTRACT_FILE", "PIPELINE_FILE", "REFERENCE_PROFILE_DIR",
-    "BentoBuildError", "BentoResource", "BuiltBento", "ModelVersionRef", "aliased_versions",
-    "bentofile_pins", "bentoml_env", "check_runtime_covers", "contract_description",
-    "find_uv_dir", "latest_aliased_version", "load_registered_pipeline", "normalize_distribution",
-    "package_model_version", "read_bentofile", "read_holdout", "referenced_modules",
-    "run_manifest", "run_value", "stage_build_context", "stage_model_files",
+    "COMPILED_FILE",
+    "CONTRACT_FILE",
+    "PIPELINE_FILE",
+    "REFERENCE_PROFILE_DIR",
+    "BentoBuildError",
+    "BentoResource",
+    "BuiltBento",
+    "ModelVersionRef",
+    "aliased_versions",
+    "bento_dir",
+    "bento_exists",
+    "bento_tag_for",
+    "bentofile_pins",
+    "bentoml_env",
+    "bentoml_model_tag",
+    "check_runtime_covers",
+    "contract_description",
+    "dir_size",
+    "find_uv_dir",
+    "latest_aliased_version",
+    "load_registered_pipeline",
+    "model_dir",
+    "model_exists",
+    "normalize_distribution",
+    "package_model_version",
+    "read_bentofile",
+    "read_holdout",
+    "referenced_modules",
+    "run_manifest",
+    "run_value",
+    "serve_command",
+    "service_digest",
+    "stage_build_context",
+    "stage_model_files",
+    "tag_part",
 ]  # fmt: skip
 
 # Tags written on the MLflow model version.
 BENTO_TAG_KEY = "bento_tag"
 BENTOML_MODEL_TAG_KEY = "bentoml_model_tag"
-# BentoML tag parts: lowercase letters, digits, '-', '_', '.', at most 63 characters.
-_TAG_PART = re.compile(r"^[a-z0-9]([-._a-z0-9]{0,61}[a-z0-9])?$")
-_IGNORED_IN_DIGEST = {"__pycache__", ".pytest_cache", ".ipynb_checkpoints"}
 
 
 @dataclass(frozen=True)
@@ -117,108 +151,6 @@ class BuiltBento:
     def reused(self) -> bool:
         """True when nothing was imported or built (this version already had this bento)."""
         return not (self.model_imported or self.bento_built)
-
-
-def tag_part(text: str) -> str:
-    """``text`` as a BentoML tag name or version: lowercase, invalid characters -> ``-``.
-
-    Raises:
-        ValueError: nothing usable is left, or the result is longer than 63 characters.
-    """
-    cleaned = re.sub(r"[^a-z0-9._-]+", "-", text.lower()).strip("-._")
-    if not _TAG_PART.match(cleaned):
-        raise ValueError(
-            f"{text!r} cannot be a BentoML tag part (lowercase letters, digits, '-', '_', '.', "
-            f"1-63 characters; got {cleaned!r})"
-        )
-    return cleaned
-
-
-def bentoml_model_tag(ref: ModelVersionRef) -> str:
-    """The BentoML model tag of a registered version: ``<name>:v<version>-<run id[:12]>``.
-
-    The run id keeps tags unique when a registry is recreated and numbers versions from 1 again.
-    """
-    if not ref.run_id:
-        raise ValueError(f"model version {ref.model_uri} has no run id")
-    return f"{tag_part(ref.registered_model)}:{tag_part(f'v{ref.version}-{ref.run_id[:12]}')}"
-
-
-def service_digest(service_dir: Path) -> str:
-    """sha256 of the service folder's files (relative paths and bytes), caches ignored.
-
-    Raises:
-        BentoBuildError: the folder has no ``bentofile.yaml``.
-    """
-    service_dir = Path(service_dir)
-    if not (service_dir / "bentofile.yaml").is_file():
-        raise BentoBuildError(f"{service_dir} has no bentofile.yaml: not a bento service folder")
-    digest = hashlib.sha256()
-    for file in sorted(service_dir.rglob("*")):
-        relative = file.relative_to(service_dir)
-        if not file.is_file() or _IGNORED_IN_DIGEST & set(relative.parts):
-            continue
-        if file.suffix == ".pyc":
-            continue
-        digest.update(relative.as_posix().encode() + b"\0" + file.read_bytes() + b"\0")
-    return digest.hexdigest()
-
-
-def bento_tag_for(bento_name: str, model_tag: str, digest: str) -> str:
-    """``<bento name>:<model version part>-<service digest[:8]>``."""
-    model_version = model_tag.split(":", 1)[1]
-    return f"{tag_part(bento_name)}:{tag_part(f'{model_version}-{digest[:8]}')}"
-
-
-def model_dir(home: Path, model_tag: str) -> Path:
-    """Where BentoML stores a model: ``<home>/models/<name>/<version>``."""
-    name, version = model_tag.split(":", 1)
-    return Path(home) / "models" / name / version
-
-
-def bento_dir(home: Path, bento_tag: str) -> Path:
-    """Where BentoML stores a bento: ``<home>/bentos/<name>/<version>``."""
-    name, version = bento_tag.split(":", 1)
-    return Path(home) / "bentos" / name / version
-
-
-def model_exists(home: Path, model_tag: str) -> bool:
-    """Whether the BentoML model store holds ``model_tag``."""
-    return (model_dir(home, model_tag) / "model.yaml").is_file()
-
-
-def bento_exists(home: Path, bento_tag: str) -> bool:
-    """Whether the bento store holds ``bento_tag``."""
-    return (bento_dir(home, bento_tag) / "bento.yaml").is_file()
-
-
-def _run(command: list[str], env: Mapping[str, str], cwd: Path, timeout: float, what: str) -> str:
-    log.info("%s: %s", what, shlex.join(command))
-    try:
-        done = subprocess.run(
-            command,
-            env=dict(env),
-            cwd=cwd,
-            capture_output=True,
-            text=True,
-            timeout=timeout,
-            check=False,
-        )
-    except subprocess.TimeoutExpired as error:
-        raise BentoBuildError(f"{what} did not finish within {timeout:.0f} s") from error
-    if done.returncode != 0:
-        tail = "\n".join((done.stderr or done.stdout).strip().splitlines()[-25:])
-        raise BentoBuildError(f"{what} failed (exit {done.returncode}):\n{tail}")
-    return done.stdout
-
-
-def import_staged_model(
-    home: Path, model_tag: str, staging: Path, metadata: Mapping[str, Any], timeout: float = 300
-) -> None:
-    """Create ``model_tag`` in BentoML's model store (under ``home``) from a staged folder."""
-    (staging / "_metadata.json").write_text(json.dumps(dict(metadata), default=no_default))
-    command = [sys.executable, "-m", "twelve.deploy.bento_import", str(staging), model_tag]
-    _run(command, bentoml_env(home), staging, timeout, f"import of BentoML model {model_tag}")
 
 
 def build_bento(
@@ -250,7 +182,9 @@ def build_bento(
         "--output",
         "tag",
     ]
-    output = _run(command, bentoml_env(home), service_dir, timeout, f"bentoml build {bento_tag}")
+    output = run_step(
+        command, bentoml_env(home), service_dir, timeout, f"bentoml build {bento_tag}"
+    )
     reported = [
         line.split("__tag__:", 1)[1].strip() for line in output.splitlines() if "__tag__:" in line
     ]
@@ -262,46 +196,12 @@ def build_bento(
     return bento_tag
 
 
-def dir_size(path: Path) -> int:
-    """Total bytes of the regular files under ``path``."""
-    return sum(file.stat().st_size for file in Path(path).rglob("*") if file.is_file())
-
-
-def serve_command(home: Path, bento_tag: str, port: int = 3001) -> str:
-    """The shell command that serves a bento from ``home`` on 127.0.0.1."""
-    return (
-        f"BENTOML_HOME={shlex.quote(str(home))} bentoml serve {bento_tag} "
-        f"--host 127.0.0.1 --port {port}"
-    )
-
-
 @contextlib.contextmanager
 def _locked(home: Path) -> Iterator[None]:
     # Two runs packaging the same version at once would both import and build it.
     home.mkdir(parents=True, exist_ok=True)
     with FileLock(str(home / ".twelve-bento.lock"), timeout=1800):
         yield
-
-
-@dataclass(frozen=True)
-class Deployable:
-    """A registered version and the facts its bento embeds.
-
-    Attributes:
-        ref: the model version.
-        threshold: the decision threshold of a classifier; None for a regressor.
-        contract: the feature contract's JSON description.
-        reference_profile: the training set's whylogs profile file.
-        holdout: the rows its compiled form is checked on (its versioned holdout).
-        holdout_version: the holdout's md5 (recorded in the model's metadata).
-    """
-
-    ref: ModelVersionRef
-    threshold: float | None
-    contract: Mapping[str, Any]
-    reference_profile: Path
-    holdout: Any
-    holdout_version: str = ""
 
 
 def package_model_version(
@@ -350,24 +250,33 @@ def package_model_version(
         raise BentoBuildError(f"threshold must be in (0, 1), got {threshold}")
     started = time.perf_counter()
     home, service_dir = Path(home).resolve(), Path(service_dir).resolve()
-    bentofile = read_bentofile(service_dir)
     model_tag = bentoml_model_tag(ref)
+    facts = Deployable(ref, threshold, contract, Path(reference_profile), holdout)
     with tempfile.TemporaryDirectory(prefix="twelve-bento-context-") as scratch:
         # The bento is built from a staged copy: the service folder plus the platform it runs;
         # the tag follows all of it (a change to twelve.serving builds a new bento).
         context = stage_build_context(service_dir, Path(scratch) / "context")
-        bento_tag = bento_tag_for(bentofile["name"], model_tag, service_digest(context))
+        name = read_bentofile(service_dir)["name"]
+        bento_tag = bento_tag_for(name, model_tag, service_digest(context))
         with _locked(home):
             imported = not model_exists(home, model_tag)
             if imported:  # each step only when its result is missing
-                facts = Deployable(ref, threshold, contract, Path(reference_profile), holdout)
-                _import_version(home, service_dir, client, tracking_uri, model_tag,
-                                _with_holdout(facts, client, dvc), timeout)  # fmt: skip
+                facts = with_holdout(facts, client, dvc)
+                import_version(home, service_dir, client, tracking_uri, model_tag, facts, timeout)
             built = not bento_exists(home, bento_tag)
             if built:
                 build_bento(home, context, bento_tag, model_tag, timeout)
     if not (imported or built):
         log.info("bento %s of %s exists: nothing imported or built", bento_tag, ref.model_uri)
+    return _recorded(home, client, ref, model_tag, bento_tag, (imported, built), started)
+
+
+def _recorded(
+    home: Path, client, ref: ModelVersionRef, model_tag: str, bento_tag: str,
+    done: tuple[bool, bool], started: float,
+) -> BuiltBento:  # fmt: skip
+    """The built bento, its tags recorded on the MLflow model version (what ``twelve serve``
+    reads)."""
     path = bento_dir(home, bento_tag)
     dockerfile = path / "env" / "docker" / "Dockerfile"
     if not dockerfile.is_file():
@@ -382,66 +291,11 @@ def package_model_version(
         path=path,
         dockerfile=dockerfile,
         size_bytes=dir_size(path) + dir_size(model_dir(home, model_tag)),
-        model_imported=imported,
-        bento_built=built,
+        model_imported=done[0],
+        bento_built=done[1],
         serve_command=serve_command(home, bento_tag),
         seconds=time.perf_counter() - started,
     )
-
-
-def _with_holdout(facts: Deployable, client, dvc: Any) -> Deployable:
-    """``facts`` with its holdout: the one given, else the version's own (by md5)."""
-    if facts.holdout is not None:
-        return facts
-    if dvc is None:
-        from twelve.data.versioning import DvcResource
-
-        dvc = DvcResource()
-    holdout, md5 = read_holdout(client, facts.ref, dvc)
-    return Deployable(facts.ref, facts.threshold, facts.contract, facts.reference_profile,
-                      holdout, md5)  # fmt: skip
-
-
-def _import_version(
-    home: Path,
-    service_dir: Path,
-    client,
-    tracking_uri: str,
-    model_tag: str,
-    facts: Deployable,
-    timeout: float,
-) -> None:
-    ref, threshold = facts.ref, facts.threshold
-    with tempfile.TemporaryDirectory(prefix="twelve-bento-") as scratch:
-        scratch_dir = Path(scratch)
-        # A model with a decision threshold is a classifier; one without answers values.
-        method = "predict_proba" if threshold is not None else "predict"
-        pipeline = load_registered_pipeline(tracking_uri, ref, scratch_dir / "mlflow", method)
-        check_runtime_covers(referenced_modules(pipeline), bentofile_pins(service_dir))
-        compiled, parity = compile_checked(pipeline, facts.holdout, threshold)
-        log.info(
-            "%s compiled: max |diff| %.2g over %d holdout rows, %d labels differ",
-            ref.model_uri, parity["max_abs_diff"], parity["rows"], parity["label_mismatches"],
-        )  # fmt: skip
-        staging = scratch_dir / "model"
-        described = stage_model_files(
-            staging, pipeline, facts.contract, facts.reference_profile, compiled
-        )
-        metadata = {
-            "registered_model": ref.registered_model,
-            "model_version": ref.version,
-            "mlflow_run_id": ref.run_id,
-            "mlflow_model_uri": ref.model_uri,
-            "aliases_at_build": list(ref.aliases),
-            # BentoML metadata holds no None: a model without a threshold has no such entry.
-            **({} if threshold is None else {"threshold": float(threshold)}),
-            "model_class": f"{type(pipeline).__module__}.{type(pipeline).__qualname__}",
-            "sklearn_version": importlib.metadata.version("scikit-learn"),
-            "manifest": run_manifest(client, ref),
-            "parity": {**parity, "holdout_version": facts.holdout_version},
-            **described,
-        }
-        import_staged_model(home, model_tag, staging, metadata, timeout)
 
 
 # --------------------------------------------------------------------------- the resource

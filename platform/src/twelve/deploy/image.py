@@ -9,10 +9,13 @@ subprocess of a build runs in.
 from __future__ import annotations
 
 import importlib.metadata
+import logging
 import os
 import pickle
 import re
+import shlex
 import shutil
+import subprocess
 import sys
 from collections.abc import Iterable, Mapping
 from pathlib import Path
@@ -21,6 +24,8 @@ from typing import Any
 import yaml
 
 from twelve.deploy.errors import BentoBuildError
+
+log = logging.getLogger(__name__)
 
 
 def read_bentofile(service_dir: Path) -> dict[str, Any]:
@@ -175,3 +180,30 @@ def find_uv_dir(path: str | None = None) -> Path:
         f"{Path(sys.executable).parent} nor on PATH: run `make install` (uv is a dev dependency) "
         "or put uv on PATH"
     )
+
+
+def run_step(
+    command: list[str], env: Mapping[str, str], cwd: Path, timeout: float, what: str
+) -> str:
+    """Run one step of a build in a subprocess, failing with the end of its output.
+
+    Raises:
+        BentoBuildError: the step failed or did not finish within ``timeout`` seconds.
+    """
+    log.info("%s: %s", what, shlex.join(command))
+    try:
+        done = subprocess.run(
+            command,
+            env=dict(env),
+            cwd=cwd,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            check=False,
+        )
+    except subprocess.TimeoutExpired as error:
+        raise BentoBuildError(f"{what} did not finish within {timeout:.0f} s") from error
+    if done.returncode != 0:
+        tail = "\n".join((done.stderr or done.stdout).strip().splitlines()[-25:])
+        raise BentoBuildError(f"{what} failed (exit {done.returncode}):\n{tail}")
+    return done.stdout

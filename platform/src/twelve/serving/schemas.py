@@ -3,12 +3,27 @@
 A service declares its own response schema (its names and descriptions are its API) from these:
 a prediction row of a classifier (:class:`ClassifiedRow`) or of a regressor (:class:`ValuedRow`),
 and an answer (:class:`Answer`, :class:`ThresholdedAnswer`) whose ``predictions`` it types.
-:class:`BentoArguments` is what ``bentoml build --arg`` sets.
+:class:`BentoArguments` is what ``bentoml build --arg`` sets; :data:`Timestamp` is an event's time.
 """
 
 from __future__ import annotations
 
-from pydantic import BaseModel, Field
+from datetime import datetime
+from typing import Annotated
+
+from pydantic import AfterValidator, BaseModel, Field
+
+
+def _plausible_year(value: datetime) -> datetime:
+    # pandas timestamps end in 2262: a year far outside real events is bad input (a 422 naming
+    # the field), not an overflow deep in the feature assembly (a 500).
+    if not 1970 <= value.year <= 2200:
+        raise ValueError(f"year {value.year} is outside 1970..2200")
+    return value
+
+
+# An event's time in a request: ISO 8601, with or without an offset, in a plausible year.
+Timestamp = Annotated[datetime, AfterValidator(_plausible_year)]
 
 
 class BentoArguments(BaseModel):

@@ -125,9 +125,6 @@ def compile_pipeline(pipeline: Pipeline, example: pd.DataFrame) -> bytes:
         NotImplementedError: an estimator or a step that cannot be compiled (named).
         KeyError: the example lacks some of the pipeline's columns.
     """
-    from skl2onnx import convert_sklearn
-    from skl2onnx.common.data_types import DoubleTensorType, StringTensorType
-
     started = time.perf_counter()
     preprocess, estimator = _split_pipeline(pipeline)
     columns = [str(column) for column in preprocess.feature_names_in_]
@@ -137,6 +134,37 @@ def compile_pipeline(pipeline: Pipeline, example: pd.DataFrame) -> bytes:
     kinds = _input_kinds(example, columns)
     strings = [column for column in columns if kinds[column] == "string"]
     markers = _missing_markers(preprocess, strings)
+    model = _preprocessing_graph(preprocess, columns, kinds)
+    output = _append_estimator(model, estimator)
+    metadata = {
+        "columns": columns,
+        "kinds": kinds,
+        "missing": markers,
+        "output": output,
+        "classes": [c.item() if hasattr(c, "item") else c for c in estimator.classes_]
+        if is_classifier(estimator)
+        else None,
+        "estimator": type(estimator).__name__,
+    }
+    helper.set_model_props(model, {METADATA_KEY: json.dumps(metadata)})
+    onnx.checker.check_model(model)
+    data = model.SerializeToString()
+    logger.info(
+        "compiled %s pipeline: %d columns, %d ONNX nodes, %.0f kB in %.2f s",
+        metadata["estimator"],
+        len(columns),
+        len(model.graph.node),
+        len(data) / 1024,
+        time.perf_counter() - started,
+    )
+    return data
+
+
+def _preprocessing_graph(preprocess: ColumnTransformer, columns: list[str], kinds: dict) -> Any:
+    """The ColumnTransformer as an ONNX model (skl2onnx, with our converters), float64 out."""
+    from skl2onnx import convert_sklearn
+    from skl2onnx.common.data_types import DoubleTensorType, StringTensorType
+
     tensor_types = {"string": StringTensorType, "numeric": DoubleTensorType}
     initial_types = [(column, tensor_types[kinds[column]]([None, 1])) for column in columns]
     model = convert_sklearn(
@@ -154,18 +182,23 @@ def compile_pipeline(pipeline: Pipeline, example: pd.DataFrame) -> bytes:
             OrdinalEncoder: converters.encoder_shape,
         },
     )
-    graph = model.graph
-    (preprocessed,) = graph.output
+    (preprocessed,) = model.graph.output
     if preprocessed.type.tensor_type.elem_type != TensorProto.DOUBLE:
         raise NotImplementedError("the preprocessing did not produce float64 features")
+    return model
+
+
+def _append_estimator(model: Any, estimator: Any) -> str:
+    """The estimator's nodes after the preprocessing; the name of the model's one output."""
+    graph = model.graph
+    (preprocessed,) = graph.output
     tail = Nodes([], [])
     tail.add("Identity", [preprocessed.name], FEATURES)
     ESTIMATOR_NODES[type(estimator)](estimator, tail)
     graph.node.extend(tail.nodes)
     graph.initializer.extend(tail.initializers)
     del graph.output[:]
-    classifier = is_classifier(estimator)
-    if classifier:
+    if is_classifier(estimator):
         output = helper.make_tensor_value_info(PROBABILITIES, TensorProto.DOUBLE, [None, 2])
     else:
         output = helper.make_tensor_value_info(PREDICTIONS, TensorProto.DOUBLE, [None])
@@ -173,25 +206,4 @@ def compile_pipeline(pipeline: Pipeline, example: pd.DataFrame) -> bytes:
     # skl2onnx declares the lowest opsets its own nodes need; ours need ai.onnx.ml 5.
     del model.opset_import[:]
     model.opset_import.extend(helper.make_opsetid(d, v) for d, v in OPSETS.items())
-    metadata = {
-        "columns": columns,
-        "kinds": kinds,
-        "missing": markers,
-        "output": output.name,
-        "classes": [c.item() if hasattr(c, "item") else c for c in estimator.classes_]
-        if classifier
-        else None,
-        "estimator": type(estimator).__name__,
-    }
-    helper.set_model_props(model, {METADATA_KEY: json.dumps(metadata)})
-    onnx.checker.check_model(model)
-    data = model.SerializeToString()
-    logger.info(
-        "compiled %s pipeline: %d columns, %d ONNX nodes, %.0f kB in %.2f s",
-        metadata["estimator"],
-        len(columns),
-        len(graph.node),
-        len(data) / 1024,
-        time.perf_counter() - started,
-    )
-    return data
+    return output.name

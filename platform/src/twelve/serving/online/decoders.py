@@ -37,6 +37,53 @@ def _signed32(value: int) -> int:
     return value - (1 << 32) if value >= 1 << 31 else value
 
 
+def _fixed(tag: int, unpack: struct.Struct, slow: Decoder) -> Decoder:
+    """A fixed-width member (``double_val``, ``float_val``): the tag byte, then the payload."""
+    size = unpack.size + 1
+    unpack_from = unpack.unpack_from
+
+    def decode(blob: bytes | None) -> Any:
+        if not blob:
+            return None
+        if blob[0] == tag and len(blob) == size:
+            return unpack_from(blob, 1)[0]
+        return slow(blob)
+
+    return decode
+
+
+def _varint_member(tag: int, convert: Callable[[int], Any], slow: Decoder) -> Decoder:
+    """A varint member (``int64_val``, ``int32_val``, ``bool_val``)."""
+
+    def decode(blob: bytes | None) -> Any:
+        if not blob:
+            return None
+        if blob[0] == tag:
+            if len(blob) == 2 and blob[1] < 0x80:
+                return convert(blob[1])
+            value, end = _varint(blob, 1)
+            if end == len(blob):
+                return convert(value)
+        return slow(blob)
+
+    return decode
+
+
+def _text(slow: Decoder) -> Decoder:
+    """``string_val``: field 2, length-delimited."""
+
+    def decode(blob: bytes | None) -> Any:
+        if not blob:
+            return None
+        if blob[0] == 0x12:
+            size, start = (blob[1], 2) if len(blob) > 1 and blob[1] < 0x80 else _varint(blob, 1)
+            if start + size == len(blob):
+                return blob[start:].decode("utf-8")
+        return slow(blob)
+
+    return decode
+
+
 def make_decoder(value_type_name: str) -> Decoder:
     """The decoder of a serialized ``ValueProto`` of one declared type, to Feast's Python value.
 
@@ -58,59 +105,16 @@ def make_decoder(value_type_name: str) -> Decoder:
     value_type = ValueType[value_type_name]
     parse = Value.FromString
 
-    def slow(blob: bytes) -> Any:
-        return feast_value_type_to_python_type(parse(blob), value_type)
-
-    def fixed(tag: int, unpack: struct.Struct) -> Decoder:
-        size = unpack.size + 1
-        unpack_from = unpack.unpack_from
-
-        def decode(blob: bytes | None) -> Any:
-            if not blob:
-                return None
-            if blob[0] == tag and len(blob) == size:
-                return unpack_from(blob, 1)[0]
-            return slow(blob)
-
-        return decode
-
-    def varint(tag: int, convert: Callable[[int], Any]) -> Decoder:
-        def decode(blob: bytes | None) -> Any:
-            if not blob:
-                return None
-            if blob[0] == tag:
-                if len(blob) == 2 and blob[1] < 0x80:
-                    return convert(blob[1])
-                value, end = _varint(blob, 1)
-                if end == len(blob):
-                    return convert(value)
-            return slow(blob)
-
-        return decode
-
-    def text(blob: bytes | None) -> Any:
-        if not blob:
-            return None
-        if blob[0] == 0x12:  # string_val: field 2, length-delimited
-            size, start = (blob[1], 2) if len(blob) > 1 and blob[1] < 0x80 else _varint(blob, 1)
-            if start + size == len(blob):
-                return blob[start:].decode("utf-8")
-        return slow(blob)
-
-    def generic(blob: bytes | None) -> Any:
-        return None if not blob else slow(blob)
+    def slow(blob: bytes | None) -> Any:
+        return None if not blob else feast_value_type_to_python_type(parse(blob), value_type)
 
     # Tag byte = field number << 3 | wire type (Value.proto's `val` oneof).
-    if value_type_name == "DOUBLE":
-        return fixed(0x29, _F64)  # double_val: field 5, 64-bit
-    if value_type_name == "FLOAT":
-        return fixed(0x35, _F32)  # float_val: field 6, 32-bit
-    if value_type_name == "INT64":
-        return varint(0x20, _signed64)  # int64_val: field 4, varint
-    if value_type_name == "INT32":
-        return varint(0x18, _signed32)  # int32_val: field 3, varint
-    if value_type_name == "BOOL":
-        return varint(0x38, bool)  # bool_val: field 7, varint
-    if value_type_name == "STRING":
-        return text
-    return generic
+    fast = {
+        "DOUBLE": lambda: _fixed(0x29, _F64, slow),  # double_val: field 5, 64-bit
+        "FLOAT": lambda: _fixed(0x35, _F32, slow),  # float_val: field 6, 32-bit
+        "INT64": lambda: _varint_member(0x20, _signed64, slow),  # int64_val: field 4
+        "INT32": lambda: _varint_member(0x18, _signed32, slow),  # int32_val: field 3
+        "BOOL": lambda: _varint_member(0x38, bool, slow),  # bool_val: field 7
+        "STRING": lambda: _text(slow),
+    }
+    return fast[value_type_name]() if value_type_name in fast else slow

@@ -16,7 +16,6 @@ templated here: this file is the Python every generated service runs.
 
 from __future__ import annotations
 
-from datetime import datetime
 from pathlib import Path
 from typing import Annotated
 
@@ -25,7 +24,7 @@ from pydantic import ConfigDict, Field, create_model
 
 with bentoml.importing():
     from twelve.serving import runtime
-    from twelve.serving.schemas import Answer, ClassifiedRow, ThresholdedAnswer, ValuedRow
+    from twelve.serving.schemas import Answer, ClassifiedRow, ThresholdedAnswer, Timestamp, ValuedRow
 
 SERVICE = "{{ cookiecutter.name }}"
 # A literal list after rendering would need a templated list: a split string stays valid Python.
@@ -46,7 +45,7 @@ EventRequest = create_model(
     __doc__="One event as the caller knows it: its entity keys, its amount, its time.",
     **{key: (str, Field(min_length=1, description=f"Entity key {key}.")) for key in ENTITY_KEYS},
     amount=_AMOUNT,
-    event_timestamp=(datetime, Field(description="When the event happens, ISO 8601.")),
+    event_timestamp=(Timestamp, Field(description="When the event happens, ISO 8601.")),
 )
 FeatureRow = create_model(
     "FeatureRow",
