@@ -32,8 +32,9 @@ export DVC_NO_ANALYTICS := 1
 export NO_MKDOCS_2_WARNING := 1
 export DISABLE_MKDOCS_2_WARNING := true
 
-DBT_DIR := projects/flight_delays/dbt
-MANIFEST := $(DBT_DIR)/target/manifest.json
+# Every project's dbt manifest (dagster-dbt reads it when a code location loads; never parsed then).
+DBT_MANIFESTS := $(patsubst %/dbt_project.yml,%/target/manifest.json,$(wildcard projects/*/dbt/dbt_project.yml))
+DBT_SOURCES := $(shell find projects/*/dbt \( -name '*.sql' -o -name '*.yml' \) -not -path '*/target/*' 2>/dev/null)
 LOCK_INPUTS := uv.lock pyproject.toml platform/pyproject.toml $(wildcard projects/*/pyproject.toml)
 
 .PHONY: help install browser services demo demo-drift test test-fresh test-reliability test-fast ui serve mlflow-ui lint format docs bench clean
@@ -46,16 +47,16 @@ $(VENV)/.installed: $(LOCK_INPUTS)
 	$(UV) sync --locked --all-packages --compile-bytecode --quiet
 	@touch $@
 
-# dagster-dbt needs the manifest before the code location loads (never parsed at import time).
-$(MANIFEST): $(VENV)/.installed $(shell find $(DBT_DIR) -name '*.sql' -o -name '*.yml' 2>/dev/null | grep -v /target/)
-	$(BIN)/python -m flight_delays.dbt_project
-	@touch $@
+# dagster-dbt needs the manifests before the code locations load (never parsed at import time).
+$(DBT_MANIFESTS) &: $(VENV)/.installed $(DBT_SOURCES)
+	$(BIN)/python -m twelve.features.dbt $(patsubst %/dbt/target/manifest.json,%,$(DBT_MANIFESTS))
+	@touch $(DBT_MANIFESTS)
 
 $(DAGSTER_HOME)/dagster.yaml: infra/dagster.yaml
 	@mkdir -p $(DAGSTER_HOME)
 	cp $< $@
 
-install: $(VENV)/.installed $(MANIFEST) $(DAGSTER_HOME)/dagster.yaml ## create .venv from uv.lock and prepare the projects
+install: $(VENV)/.installed $(DBT_MANIFESTS) $(DAGSTER_HOME)/dagster.yaml ## create .venv from uv.lock and prepare the projects
 
 demo: install ## run the flight-delay golden path on real data (stale assets only)
 	$(BIN)/twelve run flight_delays
@@ -117,4 +118,4 @@ docs: install ## build the docs site strictly into site/ (broken links fail)
 	$(BIN)/mkdocs build --strict
 
 clean: ## remove run state and derived data (keeps .venv and DVC-tracked pointers)
-	rm -rf $(TWELVE_HOME) data/features data/training $(DBT_DIR)/target
+	rm -rf $(TWELVE_HOME) data/features data/training projects/*/dbt/target

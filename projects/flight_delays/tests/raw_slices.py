@@ -13,8 +13,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from flight_delays import ingest
-from flight_delays.paths import DBT_PROJECT_DIR
 from twelve.core.files import write_parquet
+from twelve.core.project import Project
+
+# The project's dbt folder (projects/flight_delays/dbt).
+DBT_PROJECT_DIR = Project.of_package("flight_delays").dbt_dir()
 
 
 def write_raw_slice(

@@ -8,7 +8,7 @@ from synthetic_training_set import build_training_set
 from flight_delays import contract
 from flight_delays.defs import drift as month_drift_defs
 from flight_delays.defs import performance
-from flight_delays.training_set import training_set_path
+from flight_delays.paths import training_set_path
 from twelve import testing
 from twelve.training import evaluation, modeling
 from twelve.training.champion import champion_from_run, current_champion

@@ -14,8 +14,9 @@ import pytest
 from feast_support import flight_events
 
 from flight_delays import contract
-from flight_delays import training_set as ts
-from flight_delays.defs import features as feature_defs
+from twelve.core.files import file_md5
+from twelve.core.project import Project
+from twelve.features import training_set as ts
 from twelve.features.feast import FeastResource
 from twelve.features.schemas import schema_from_dict, schema_to_dict
 from twelve.features.validation import ContractViolation
@@ -38,7 +39,7 @@ def joined_frame(rows: int = 20) -> pd.DataFrame:
             for i in range(rows)
         ]
     )  # fmt: skip
-    frame = ts.entity_frame(events)
+    frame = ts.entity_frame(events, contract.CONTRACT)
     gaps = np.where(np.arange(rows) % 5 == 0, np.nan, 1.0)  # every fifth flight lacks a value
     frame = frame.assign(
         temp=40.0 * gaps, dewp=30.0, humid=60.0, wind_dir=180.0, wind_speed=10.0,
@@ -53,7 +54,7 @@ def joined_frame(rows: int = 20) -> pd.DataFrame:
 
 
 def assemble(frame: pd.DataFrame, share: float = 0.0) -> pd.DataFrame:
-    return ts.assemble_training_set(frame, max_unknown_category_share=share)
+    return ts.assemble_training_set(frame, contract.CONTRACT, max_unknown_category_share=share)
 
 
 def test_model_input_is_exactly_the_briefs_columns():
@@ -91,7 +92,7 @@ def test_the_entity_frame_never_carries_leaking_columns():
     events = flight_events([("F1", "2013-03-01 12:00", "JFK", "AA", "N1")])
     events = events.assign(dep_delay=30.0, arr_delay=45.0, air_time=50.0)
 
-    frame = ts.entity_frame(events)
+    frame = ts.entity_frame(events, contract.CONTRACT)
 
     assert not set(contract.LEAKAGE_COLUMNS) & set(frame.columns)
 
@@ -99,8 +100,10 @@ def test_the_entity_frame_never_carries_leaking_columns():
 def test_the_entity_frame_names_missing_event_columns():
     events = flight_events([("F1", "2013-03-01 12:00", "JFK", "AA", "N1")])
 
-    with pytest.raises(ValueError, match="flight_events lacks column\\(s\\) 'tailnum', 'is_late'"):
-        ts.entity_frame(events.drop(columns=["tailnum", "is_late"]))
+    with pytest.raises(
+        ValueError, match="the label events lack column\\(s\\) 'tailnum', 'is_late'"
+    ):
+        ts.entity_frame(events.drop(columns=["tailnum", "is_late"]), contract.CONTRACT)
 
 
 def test_a_joined_frame_that_honours_the_contract_becomes_the_training_set():
@@ -190,15 +193,25 @@ class StandInFeast(FeastResource):
         return frame
 
 
+PROJECT = Project.of_package("flight_delays")
+
+
+def _training_set_asset() -> dg.AssetsDefinition:
+    """The project's training_set asset, from its feature-store block."""
+    from flight_delays.definitions import build_defs
+
+    return build_defs().get_assets_def("training_set")
+
+
 def run_training_set(tmp_path, monkeypatch, corrupt: str) -> dg.ExecuteInProcessResult:
     monkeypatch.setenv("TWELVE_DATA_DIR", str(tmp_path / "data"))
     monkeypatch.setenv("TWELVE_HOME", str(tmp_path / "home"))
     events = flight_events([(f"F{i}", "2013-03-02 12:00", "JFK", "AA", f"N{i}") for i in range(20)])
-    path = ts.flight_events_path()
+    path = PROJECT.features_dir() / "flight_events.parquet"
     path.parent.mkdir(parents=True)
     events.to_parquet(path, index=False)
     return dg.materialize(
-        [feature_defs.training_set],
+        [_training_set_asset()],
         resources={"feast": StandInFeast(corrupt=corrupt)},
         instance=dg.DagsterInstance.ephemeral(),
         raise_on_error=False,
@@ -209,17 +222,23 @@ def test_the_training_set_asset_writes_the_file_and_versions_it_by_md5(tmp_path,
     result = run_training_set(tmp_path, monkeypatch, corrupt="none")
 
     assert result.success
-    written = ts.training_set_path()
+    written = PROJECT.training_set_path()
     assert list(pd.read_parquet(written).columns) == contract.TRAINING_SET_COLUMNS
     materialization = result.asset_materializations_for_node("training_set")[0]
-    md5 = ts.file_md5(written)
+    md5 = file_md5(written)
     assert materialization.tags["dagster/data_version"] == md5
     metadata = materialization.metadata
     assert metadata["rows"].value == 20
-    assert metadata["late_rate"].value == 0.5
-    assert metadata["rows_per_month"].value == {"2013-03": 20}
+    assert metadata["label_mean"].value == 0.5
+    assert metadata["rows_per_period"].value == {"2013-03": 20}
     assert metadata["null_share"].value["temp"] == 0.2
-    assert metadata["columns"].value == contract.TRAINING_SET_COLUMNS
+    assert metadata["dagster/row_count"].value == 20
+    schema = metadata["dagster/column_schema"].value
+    assert [column.name for column in schema.columns] == contract.TRAINING_SET_COLUMNS
+    (temp,) = [column for column in schema.columns if column.name == "temp"]
+    assert (temp.type, temp.constraints.nullable) == ("float64", True)
+    assert temp.constraints.other == ["range [-40, 130]"]
+    assert metadata["feature_service"].value == "flight_delay_v1"
 
 
 def test_the_training_set_asset_fails_when_the_contract_fails(tmp_path, monkeypatch):
@@ -232,4 +251,4 @@ def test_the_training_set_asset_fails_when_the_contract_fails(tmp_path, monkeypa
     )
     assert "ContractViolation" in text
     assert "column 'temp' is missing" in text
-    assert not ts.training_set_path().exists()
+    assert not PROJECT.training_set_path().exists()

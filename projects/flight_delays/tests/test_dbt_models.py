@@ -237,11 +237,12 @@ def test_a_renamed_raw_column_fails_the_build_naming_it(raw_slice, tmp_path):
 def test_dagster_assets_checks_and_lineage_come_from_the_manifest(built):
     from dagster_dbt import DbtProject
 
-    from flight_delays.defs.dbt import build_dbt_assets
-    from flight_delays.paths import DBT_PROJECT_DIR
+    from twelve.core.project import Project
+    from twelve.features.dbt import build_dbt_assets
 
-    project = DbtProject(project_dir=DBT_PROJECT_DIR, target_path=built["target"])
-    assets = build_dbt_assets(project)
+    flight_delays = Project.of_package("flight_delays")
+    project = DbtProject(project_dir=flight_delays.dbt_dir(), target_path=built["target"])
+    assets = build_dbt_assets(flight_delays, project)
     specs = {key.to_user_string(): spec for key, spec in assets.specs_by_key.items()}
     assert {name: spec.group_name for name, spec in specs.items()} == {
         "stg_flights": "dbt",
@@ -270,18 +271,19 @@ def test_dagster_assets_checks_and_lineage_come_from_the_manifest(built):
 def test_dbt_tests_run_as_dagster_asset_checks(built, raw_slice, tmp_path, monkeypatch):
     from dagster_dbt import DbtProject
 
-    from flight_delays.dbt_project import LocalDbtCliResource, dbt_executable
-    from flight_delays.defs.dbt import build_dbt_assets
-    from flight_delays.paths import DBT_PROJECT_DIR
+    from twelve.core.project import Project
+    from twelve.features.dbt import LocalDbtCliResource, build_dbt_assets, dbt_executable
+
+    flight_delays = Project.of_package("flight_delays")
 
     # Own folders (the session's slice stays read-only); dagster-dbt's run targets go to tmp_path.
     data_dir = raw_slice([3])
     monkeypatch.setenv("TWELVE_HOME", str(tmp_path / "home"))
     monkeypatch.setenv("TWELVE_DATA_DIR", str(data_dir))
     monkeypatch.setenv("DBT_TARGET_PATH", str(tmp_path / "target"))
-    project = DbtProject(project_dir=DBT_PROJECT_DIR, target_path=built["target"])
+    project = DbtProject(project_dir=flight_delays.dbt_dir(), target_path=built["target"])
     result = dg.materialize(
-        [build_dbt_assets(project)],
+        [build_dbt_assets(flight_delays, project)],
         resources={
             "dbt": LocalDbtCliResource(project_dir=project, dbt_executable=dbt_executable())
         },

@@ -20,9 +20,8 @@ from feast_support import (
 )
 
 from flight_delays import contract
-from flight_delays.defs import features as feature_defs
-from twelve.features.feast import (
-    FeastResource,
+from twelve.features.feast import FeastResource
+from twelve.features.feast_repo import (
     build_repo_config,
     check_source_files,
     load_repo_contents,
@@ -254,11 +253,13 @@ def test_the_feature_assets_run_on_real_dbt_outputs(dbt_feature_slice, tmp_path,
         (features_dir / parquet.name).write_bytes(parquet.read_bytes())
     monkeypatch.setenv("TWELVE_DATA_DIR", str(data_dir))
     monkeypatch.setenv("TWELVE_HOME", str(tmp_path / "home"))
-    definitions = feature_defs.defs()
+    from flight_delays.definitions import build_defs
 
+    definitions = build_defs()
+    names = ("feast_definitions", "online_features", "training_set")
     result = dg.materialize(
-        [feature_defs.feast_definitions, feature_defs.online_features, feature_defs.training_set],
-        resources=definitions.resources,
+        [definitions.get_assets_def(name) for name in names],
+        resources={"feast": definitions.resources["feast"]},
         instance=dg.DagsterInstance.ephemeral(),
     )
 

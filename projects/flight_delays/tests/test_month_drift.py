@@ -7,7 +7,7 @@ import pytest
 from synthetic_training_set import build_training_set
 
 from flight_delays.defs import drift as month_drift_defs
-from flight_delays.training_set import training_set_path
+from flight_delays.paths import training_set_path
 from twelve import testing
 from twelve.core.files import file_md5
 from twelve.monitoring.profiling import ProfileStore, profile_frame

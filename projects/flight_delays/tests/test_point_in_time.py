@@ -21,7 +21,7 @@ from feast_support import (
 )
 
 from flight_delays.contract import FEATURE_SERVICE
-from twelve.features.feast import ViewSpec, point_in_time_join
+from twelve.features.point_in_time import ViewSpec, point_in_time_join
 
 WEATHER = weather_table(
     [

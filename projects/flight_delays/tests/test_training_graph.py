@@ -312,7 +312,7 @@ def test_a_dead_tracking_server_fails_the_training_clearly(trained):
 
 def test_the_training_set_is_versioned_with_dvc_and_the_predictions_logged(trained):
     env, _, mlflow, results = trained
-    from flight_delays.training_set import training_set_path
+    from flight_delays.paths import training_set_path
     from twelve.training import evaluation
 
     model_meta = _metadata(results["first"], "trained_model")

@@ -32,18 +32,22 @@ def file_sha256(path: str | Path) -> str:
     return _digest(path, hashlib.sha256())
 
 
-def write_parquet(frame: pd.DataFrame, path: Path) -> Path:
+def write_parquet(frame: pd.DataFrame, path: Path, compression: str = "zstd") -> Path:
     """Write a frame as parquet atomically (a crash never leaves a half-written file).
+
+    The bytes depend only on the data and the compression, so unchanged data keeps its md5 (its
+    data version) from one run to the next.
 
     Args:
         frame: the data (its index is not written).
         path: the destination; its folder is created.
+        compression: the parquet codec.
 
     Returns:
         The destination path.
     """
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.tmp")
-    frame.to_parquet(tmp, index=False, compression="zstd")
+    frame.to_parquet(tmp, index=False, compression=compression)
     tmp.replace(path)
     return path

@@ -260,8 +260,14 @@ def _rule_versioning(files: ProjectFiles, state: RunState) -> tuple[str, list[st
 def _rule_features(files: ProjectFiles, state: RunState) -> tuple[str, list[str]]:
     evidence, status = [], PASS
     service = (files.conf.get("features", {}).get("features") or {}).get("feature_service")
+    pyproject = files.project_dir / "pyproject.toml"
+    if not service and pyproject.is_file():
+        import tomllib
+
+        tool = tomllib.loads(pyproject.read_text()).get("tool", {})
+        service = tool.get("twelve", {}).get("feature_service")
     if not service:
-        return FAIL, ["conf/features.yaml names no feature_service"]
+        return FAIL, ["neither [tool.twelve] nor conf/features.yaml names a feature_service"]
     defined = [
         name
         for name, text in files.feature_repo.items()

@@ -48,7 +48,7 @@ from twelve.serving import config as settings
 from twelve.serving.batching import Batcher
 from twelve.serving.columns import rows_to_columns
 
-# Now in twelve.serving.config; still imported from here by twelve.features.feast and its tests.
+# Now in twelve.serving.config; still imported from here by twelve.features.feast_repo and tests.
 from twelve.serving.config import (  # noqa: F401
     ONLINE_STORE_FILE,
     REGISTRY_FILE,

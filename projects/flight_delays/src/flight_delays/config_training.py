@@ -18,10 +18,8 @@ _HOLDOUT = load_defaults(_TRAINING, "holdout")
 _MODEL = load_defaults(_TRAINING, "model")
 _EVALUATION = load_defaults(_TRAINING, "evaluation")
 _PIPELINES = load_defaults(_TRAINING, "pipelines")
-# The feature service is chosen once, with the training set (conf/features.yaml).
-_FEATURE_SERVICE = load_defaults(project_paths.CONF_DIR / "features.yaml", "features")[
-    "feature_service"
-]
+# The feature service is the project's ([tool.twelve] feature_service in pyproject.toml).
+_FEATURE_SERVICE = "flight_delay_v1"
 _MONTH = re.compile(r"^\d{4}-(0[1-9]|1[0-2])$")
 _SUFFIX = re.compile(r"^(_[a-z0-9_]+)?$")
 _PIPELINE_KEYS = {"asset_suffix", "registered_model", "estimator", "params"}

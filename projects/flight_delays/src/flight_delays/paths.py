@@ -21,3 +21,10 @@ def raw_dir() -> Path:
 def raw_flights_path(month: str) -> Path:
     """The raw file of one month, ``month`` as ``YYYY-MM``."""
     return raw_dir() / "flights" / f"{month}.parquet"
+
+
+def training_set_path() -> Path:
+    """The training set (``twelve.core.project.Project.training_set_path``)."""
+    from twelve.core.project import Project
+
+    return Project.of_package("flight_delays").training_set_path()

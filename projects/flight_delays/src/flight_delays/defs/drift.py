@@ -26,7 +26,7 @@ from flight_delays import contract
 from flight_delays import paths as project_paths
 from flight_delays.defs.profiles import data_tracking
 from flight_delays.partitions import monthly_partitions
-from flight_delays.training_set import training_set_path
+from flight_delays.paths import training_set_path
 from twelve.core import paths as twelve_paths
 from twelve.core.config import load_defaults
 from twelve.core.files import file_md5

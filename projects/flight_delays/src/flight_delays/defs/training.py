@@ -32,7 +32,7 @@ from flight_delays.config_training import (
     pipeline_specs,
     training_config_class,
 )
-from flight_delays.training_set import training_set_path
+from flight_delays.paths import training_set_path
 from twelve.core import paths as twelve_paths
 from twelve.core.files import file_md5, file_sha256, write_parquet
 from twelve.data.versioning import DvcResource

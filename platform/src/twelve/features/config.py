@@ -1,4 +1,4 @@
-"""Typed configuration of the Feast and training-set assets; defaults in ``conf/features.yaml``."""
+"""Typed run configuration of the feature-store block; defaults from the project's YAML."""
 
 from __future__ import annotations
 
@@ -6,11 +6,6 @@ from datetime import datetime
 
 import dagster as dg
 from pydantic import Field
-
-from flight_delays import paths as project_paths
-from twelve.core.config import load_defaults
-
-_DEFAULTS = load_defaults(project_paths.CONF_DIR / "features.yaml", "features")
 
 
 def parse_utc(value: str, field: str) -> datetime | None:
@@ -34,27 +29,21 @@ def parse_utc(value: str, field: str) -> datetime | None:
 class OnlineFeaturesConfig(dg.Config):
     """Which feature service to serve and which time range to load into the online store."""
 
-    feature_service: str = Field(
-        default=_DEFAULTS["feature_service"], description="Feast feature service to materialize."
-    )
+    feature_service: str = Field(description="Feast feature service to materialize.")
     materialize_start: str = Field(
-        default=_DEFAULTS["materialize_start"],
-        description="Start of the range (ISO, UTC); empty for the earliest feature row.",
+        default="", description="Start of the range (ISO, UTC); empty for the earliest row."
     )
     materialize_end: str = Field(
-        default=_DEFAULTS["materialize_end"],
-        description="End of the range (ISO, UTC); empty for the latest feature row.",
+        default="", description="End of the range (ISO, UTC); empty for the latest row."
     )
 
 
 class TrainingSetConfig(dg.Config):
     """How the training set is assembled and checked."""
 
-    feature_service: str = Field(
-        default=_DEFAULTS["feature_service"], description="Feast feature service the model reads."
-    )
+    feature_service: str = Field(description="Feast feature service the model reads.")
     max_unknown_category_share: float = Field(
-        default=_DEFAULTS["max_unknown_category_share"],
+        default=0.0,
         ge=0.0,
         le=1.0,
         description="Tolerated share of unknown categories per column before the contract fails.",
