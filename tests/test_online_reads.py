@@ -426,7 +426,7 @@ def test_redis_fields_are_feasts_murmur_hashes():
 @pytest.fixture(scope="module")
 def redis_pair(tmp_path_factory):
     """(SDK reader, direct reader, Redis) over the production profile: SQL registry + Redis."""
-    from twelve import local_services
+    import local_services  # tests/: real PostgreSQL and redis-server for the tests
 
     root = tmp_path_factory.mktemp("online_reads_redis")
     # Not under pytest's tmp: that is private to root, and PostgreSQL runs as `postgres`.

@@ -50,8 +50,8 @@ def relocate_feature_store(raw: Mapping[str, Any], state_dir: Path) -> dict[str,
     """A ``feature_store.yaml`` mapping with its file registry and SQLite store in ``state_dir``.
 
     The one rule of the platform's layout (both files live in ``TWELVE_HOME``), used by the
-    pipeline (:func:`twelve.features.feast_repo.build_repo_config`) and the bento alike; other registry
-    and online store types are kept as they are.
+    pipeline (:func:`twelve.features.feast_repo.build_repo_config`) and the bento alike; other
+    registry and online store types are kept as they are.
 
     Args:
         raw: the parsed yaml.

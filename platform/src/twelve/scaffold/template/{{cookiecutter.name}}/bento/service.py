@@ -24,7 +24,13 @@ from pydantic import ConfigDict, Field, create_model
 
 with bentoml.importing():
     from twelve.serving import runtime
-    from twelve.serving.schemas import Answer, ClassifiedRow, ThresholdedAnswer, Timestamp, ValuedRow
+    from twelve.serving.schemas import (
+        Answer,
+        ClassifiedRow,
+        ThresholdedAnswer,
+        Timestamp,
+        ValuedRow,
+    )
 
 SERVICE = "{{ cookiecutter.name }}"
 # A literal list after rendering would need a templated list: a split string stays valid Python.
