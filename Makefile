@@ -109,6 +109,8 @@ format: install ## apply ruff's fixes and formatting
 
 bench: install ## benchmarks with their conditions and ratios (not tests)
 	PYTHONWARNINGS=ignore::DeprecationWarning $(BIN)/python bench/pipeline.py
+	PYTHONWARNINGS=ignore::DeprecationWarning $(BIN)/python bench/compiled.py
+	PYTHONWARNINGS=ignore::DeprecationWarning $(BIN)/python bench/online_features.py
 	PYTHONWARNINGS=ignore::DeprecationWarning $(BIN)/python bench/serving.py
 	PYTHONWARNINGS=ignore::DeprecationWarning $(BIN)/python bench/drift.py
 

@@ -121,42 +121,31 @@ def holdout_rows() -> pd.DataFrame:
 
 
 def fit_pipeline(frame: pd.DataFrame):
-    """A small fitted Pipeline: imputation + one-hot + scaling, then a logistic regression."""
-    from sklearn.compose import ColumnTransformer
-    from sklearn.impute import SimpleImputer
-    from sklearn.linear_model import LogisticRegression
-    from sklearn.pipeline import Pipeline
-    from sklearn.preprocessing import OneHotEncoder, StandardScaler
+    """A small fitted Pipeline of the platform's own builder: imputation, one-hot encoding and
+    scaling, then a logistic regression (fast to fit, and it compiles like the real models)."""
+    from twelve.training import modeling
 
     numeric = [c for c in MODEL_INPUT_COLUMNS if c not in CATEGORICAL]
-    preprocessing = ColumnTransformer(
-        [
-            (
-                "numeric",
-                Pipeline(
-                    [
-                        ("impute", SimpleImputer(strategy="median", keep_empty_features=True)),
-                        ("scale", StandardScaler()),
-                    ]
-                ),
-                numeric,
-            ),
-            (
-                "categorical",
-                Pipeline(
-                    [
-                        ("impute", SimpleImputer(strategy="constant", fill_value="missing")),
-                        ("encode", OneHotEncoder(handle_unknown="ignore")),
-                    ]
-                ),
-                CATEGORICAL,
-            ),
-        ]
-    )
-    pipeline = Pipeline(
-        [("preprocessing", preprocessing), ("model", LogisticRegression(max_iter=500))]
-    )
-    return pipeline.fit(frame[MODEL_INPUT_COLUMNS], frame["is_late"])
+    pipeline = modeling.build_pipeline(numeric, CATEGORICAL, "logistic_regression", seed=0)
+    with warnings.catch_warnings():  # the carrier record is all missing in January: no median
+        warnings.simplefilter("ignore", UserWarning)
+        return pipeline.fit(frame[MODEL_INPUT_COLUMNS], frame["is_late"])
+
+
+def parity_rows() -> pd.DataFrame:
+    """The holdout a bento checks its compiled model on: every February flight of the slice."""
+    frame = _flight_rows()
+    return frame[frame["month"] == 2].reset_index(drop=True)
+
+
+def served_model(pipeline, threshold: float):
+    """The served form of a fitted pipeline: compiled (parity checked) with its contract."""
+    from twelve.deploy.compiled.model import CompiledModel
+    from twelve.deploy.staging import compile_checked
+    from twelve.serving.model import ServedModel
+
+    data, _ = compile_checked(pipeline, parity_rows(), threshold)
+    return ServedModel(CompiledModel.from_bytes(data), CONTRACT, "7", REGISTERED_MODEL, threshold)
 
 
 @dataclass
@@ -169,6 +158,7 @@ class RegisteredModel:
     ref: object
     pipeline: object
     reference_profile: Path
+    dvc: object  # a DvcResource whose cache holds the holdout the run's manifest names
 
 
 def register_model(
@@ -192,9 +182,9 @@ def register_model(
         artifact_location=(root / "artifacts").as_uri(),
     )
     example = training_rows()[MODEL_INPUT_COLUMNS].head(3)
-    with resource.start_run(
-        "bento-test", tags={"twelve.training_set_md5": TRAINING_SET_MD5}
-    ) as run:
+    dvc, holdout_md5 = _holdout_in_dvc(root / "dvc")
+    tags = {"twelve.training_set_md5": TRAINING_SET_MD5, "twelve.holdout_md5": holdout_md5}
+    with resource.start_run("bento-test", tags=tags) as run:
         mlflow.log_param("threshold", THRESHOLD)
         with warnings.catch_warnings():  # MLflow's hint about int columns in the example
             warnings.simplefilter("ignore", UserWarning)
@@ -226,7 +216,25 @@ def register_model(
         ref=latest_aliased_version(client, REGISTERED_MODEL, [alias]) if alias else None,
         pipeline=pipeline,
         reference_profile=profile,
+        dvc=dvc,
     )
+
+
+def _holdout_in_dvc(repo: Path):
+    """The parity rows written as a DVC cache holds a version (``files/md5/ab/cdef...``)."""
+    import hashlib
+    import io
+
+    from twelve.data.versioning import DvcResource
+
+    buffer = io.BytesIO()
+    parity_rows().to_parquet(buffer, index=False)
+    data = buffer.getvalue()
+    md5 = hashlib.md5(data).hexdigest()  # DVC addresses content by md5
+    cached = repo / ".dvc" / "cache" / "files" / "md5" / md5[:2] / md5[2:]
+    cached.parent.mkdir(parents=True, exist_ok=True)
+    cached.write_bytes(data)
+    return DvcResource(repo_dir=str(repo)), md5
 
 
 def package(registered: RegisteredModel, home: Path):
@@ -242,6 +250,7 @@ def package(registered: RegisteredModel, home: Path):
         threshold=THRESHOLD,
         contract=CONTRACT,
         reference_profile=registered.reference_profile,
+        dvc=registered.dvc,
     )
 
 

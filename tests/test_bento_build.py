@@ -223,16 +223,27 @@ def test_staging_refuses_a_missing_profile_or_a_contract_that_is_not_json(tmp_pa
 
 
 # --------------------------------------------------------------------------- the service
+DTYPES = {column["name"]: column["dtype"] for column in CONTRACT["columns"]}
+
+
+def _typed_frame(service, rows):
+    """The model input of validated rows, as the serving runtime types it (frame for checks)."""
+    from twelve.serving import columns as cols
+
+    values = cols.rows_to_columns(rows, service.FEATURE_COLUMNS)
+    return cols.frame_of(cols.typed_columns(values, DTYPES, service.FEATURE_COLUMNS))
+
+
 def test_the_service_takes_exactly_the_model_input_columns():
     service = load_service_module()
     assert list(service.FEATURE_COLUMNS) == MODEL_INPUT_COLUMNS
     rows = [service.FeatureRow(**row) for row in service.EXAMPLE_INPUT]
-    frame = service.rows_to_frame(rows)
+    frame = _typed_frame(service, rows)
     assert list(frame.columns) == MODEL_INPUT_COLUMNS
     assert frame["wind_gust"].isna().all() and frame["wind_gust"].dtype == "float64"
     # Dtypes do not depend on which gaps a batch happens to hold.
     gappy = service.FeatureRow(**{**service.EXAMPLE_INPUT[0], "plane_seats": None, "temp": None})
-    assert service.rows_to_frame([*rows, gappy]).dtypes.equals(frame.dtypes)
+    assert _typed_frame(service, [*rows, gappy]).dtypes.equals(frame.dtypes)
     assert frame["plane_seats"].dtype == "float64" and frame["month"].dtype == "int64"
 
 
@@ -242,11 +253,12 @@ def test_the_service_record_mirrors_the_model_input_contract():
     service = load_service_module()
     contract = MODEL_INPUT_CONTRACT["columns"]
     assert list(service.FEATURE_COLUMNS) == [column["name"] for column in contract]
+    frame = _typed_frame(service, [service.FeatureRow(**service.EXAMPLE_INPUT[0])])
     for column in contract:
         field = service.FeatureRow.model_fields[column["name"]]
         assert field.is_required() != column.get("nullable", False), column["name"]
-        expected = None if column["dtype"] == "str" else column["dtype"]
-        assert service.NUMERIC_DTYPES.get(column["name"]) == expected, column["name"]
+        expected = "object" if column["dtype"] == "str" else column["dtype"]
+        assert str(frame[column["name"]].dtype) == expected, column["name"]
 
 
 @pytest.mark.parametrize(
@@ -262,18 +274,30 @@ def test_the_service_refuses_bad_rows_naming_the_field(change, field):
         service.FeatureRow(**{**service.EXAMPLE_INPUT[0], **change})
 
 
-def test_the_service_scores_rows_with_the_pipeline_and_its_threshold():
+def test_the_service_scores_rows_with_the_compiled_pipeline_and_its_threshold():
+    import asyncio
+
+    from bento_support import served_model
+
+    from twelve.serving.metrics import ServingMetrics
+
     service = load_service_module()
     pipeline = fit_pipeline(training_rows())
     holdout = holdout_rows()
     instance = service.FlightDelay.inner.__new__(service.FlightDelay.inner)
-    instance.pipeline, instance.threshold = pipeline, THRESHOLD
-    instance.model_version, instance.registered_model = "4", REGISTERED_MODEL
-    instance.columns = list(pipeline.feature_names_in_)
-    instance.late_column = 1
+    instance.model = served_model(pipeline, THRESHOLD)
+    instance.model.model_version = "4"
+    instance.gate, instance.monitor, instance.features = None, None, None
+    instance.metrics = ServingMetrics("unit_test_scoring")
+    instance.config = {"batching": {"enabled": False}}
+    instance._start_scoring()
     records = holdout[MODEL_INPUT_COLUMNS].astype(object)
     records = records.where(holdout[MODEL_INPUT_COLUMNS].notna(), None).to_dict("records")
-    answer = instance.score([service.FeatureRow(**record) for record in records])
+    rows = [service.FeatureRow(**record) for record in records]
+    values = service.runtime.rows_to_columns(rows, service.FEATURE_COLUMNS)
+    answer = asyncio.run(
+        instance.answer("predict_features", values, service.PredictionResponse, lookup=False)
+    )
     expected = pipeline.predict_proba(holdout[MODEL_INPUT_COLUMNS])[:, 1]
     assert [p.probability for p in answer.predictions] == pytest.approx(list(expected))
     assert [p.label for p in answer.predictions] == [int(p >= THRESHOLD) for p in expected]
@@ -337,9 +361,26 @@ def test_a_model_version_becomes_a_bento_with_everything_it_needs(registered):
     assert metadata["model_version"] == model.ref.version
     assert metadata["registered_model"] == REGISTERED_MODEL
     assert metadata["mlflow_run_id"] == model.ref.run_id
-    assert metadata["manifest"] == {"twelve.training_set_md5": TRAINING_SET_MD5}
+    holdout_md5 = model.client.get_run(model.ref.run_id).data.tags["twelve.holdout_md5"]
+    assert metadata["manifest"] == {
+        "twelve.training_set_md5": TRAINING_SET_MD5,
+        "twelve.holdout_md5": holdout_md5,
+    }
     assert json.loads(metadata["contract"]) == CONTRACT
     assert metadata["reference_profile"]["version"] == TRAINING_SET_MD5
+    # The compiled model, checked against the pipeline on the run's whole holdout (by its md5).
+    from bento_support import parity_rows
+
+    from twelve.deploy.compiled.model import CompiledModel
+
+    parity = metadata["parity"]
+    assert parity["holdout_version"] == holdout_md5
+    assert parity["rows"] == len(parity_rows()) and parity["label_mismatches"] == 0
+    assert parity["max_abs_diff"] <= 1e-5
+    compiled = CompiledModel.load(stored / bentos.COMPILED_FILE)
+    assert compiled.predict_proba_frame(holdout)[:, 1] == pytest.approx(
+        list(model.pipeline.predict_proba(holdout)[:, 1]), rel=1e-9, abs=1e-12
+    )
 
     tags = model.client.get_model_version(REGISTERED_MODEL, model.ref.version).tags
     assert tags[bentos.BENTO_TAG_KEY] == built.tag
@@ -368,8 +409,8 @@ def test_a_failing_build_says_why_and_leaves_no_bento(registered, tmp_path):
     source = (broken / "service.py").read_text()
     (broken / "service.py").write_text(
         source.replace(
-            "class FlightDelay:",
-            "class FlightDelay:\n    raise RuntimeError('service is broken')",
+            "class FlightDelay(runtime.ModelService):",
+            "class FlightDelay(runtime.ModelService):\n    raise RuntimeError('service is broken')",
             1,
         )
     )
@@ -384,19 +425,64 @@ def test_a_failing_build_says_why_and_leaves_no_bento(registered, tmp_path):
             threshold=THRESHOLD,
             contract=CONTRACT,
             reference_profile=registered.model.reference_profile,
+            dvc=registered.model.dvc,
         )
     assert sorted((registered.home / "bentos").glob("*/*")) == bentos_before
 
 
+@pytest.mark.slow
+def test_a_compiled_model_that_strays_from_the_pipeline_is_refused(registered, monkeypatch):
+    """A compiler bug, simulated by compiling another fit: the build stops, nothing is stored."""
+    from twelve.deploy.compiled import build
+
+    other = fit_pipeline(training_rows().head(400))  # the same columns, other coefficients
+    real = build.compile_pipeline
+    monkeypatch.setattr(build, "compile_pipeline", lambda pipeline, rows: real(other, rows))
+    fresh = register_model(
+        registered.root / "mlflow-strays", registered.model.pipeline, alias="champion",
+        profiles_root=registered.root / "home" / "profiles",
+    )  # fmt: skip
+    before = _store_entries(registered.home)
+    with pytest.raises(BentoBuildError, match="refusing to build the bento") as refused:
+        package(fresh, registered.home)
+    assert "differs from the pipeline" in str(refused.value) and "at row" in str(refused.value)
+    assert _store_entries(registered.home) == before
+
+
+@pytest.mark.slow
+def test_a_version_whose_holdout_cannot_be_read_is_refused(registered, tmp_path):
+    from twelve.data.versioning import DvcResource
+
+    empty = DvcResource(repo_dir=str(tmp_path / "empty"), remote_url=str(tmp_path / "remote"))
+    (tmp_path / "empty" / ".dvc").mkdir(parents=True)
+    (tmp_path / "remote").mkdir()
+    fresh = register_model(
+        registered.root / "mlflow-no-holdout", registered.model.pipeline, alias="champion",
+        profiles_root=registered.root / "home" / "profiles",
+    )  # fmt: skip
+    with pytest.raises(BentoBuildError, match=r"the holdout of models:/flight_delays/1 .*md5"):
+        bentos.package_model_version(
+            home=registered.home, service_dir=SERVICE_DIR, client=fresh.client,
+            tracking_uri=fresh.tracking_uri, ref=fresh.ref, threshold=THRESHOLD,
+            contract=CONTRACT, reference_profile=fresh.reference_profile, dvc=empty,
+        )  # fmt: skip
+
+
 def _materialize_bento(registered, **config):
     """Materialize `bento` alone (its upstream `model_alias` is another area's asset)."""
-    from flight_delays.defs.bento import bento
+    from twelve.core.project import Project
+    from twelve.deploy.component import Deployment
 
+    # The block as the project's defs/deployment/defs.yaml configures it.
+    defs_yaml = Project.of_package("flight_delays").root / "src/flight_delays/defs/deployment"
+    attributes = yaml.safe_load((defs_yaml / "defs.yaml").read_text())["attributes"]
+    bento = Deployment(**attributes).asset_for(Project.of_package("flight_delays"))
     return dg.materialize(
         [bento],
         resources={
             "mlflow": registered.model.mlflow,
             "bentoml": bentos.BentoResource(home=str(registered.home)),
+            "dvc": registered.model.dvc,
         },
         run_config={"ops": {"bento": {"config": config}}},
         raise_on_error=False,
@@ -404,10 +490,10 @@ def _materialize_bento(registered, **config):
 
 
 @pytest.mark.slow
-def test_the_bento_asset_builds_the_newest_aliased_version(registered):
+def test_the_bento_asset_builds_a_bento_for_every_aliased_version(registered):
     from flight_delays.contract import MODEL_INPUT_CONTRACT
 
-    first = registered.model
+    first = registered.model  # the champion
     newer = register_model(
         registered.root / "mlflow",
         first.pipeline,
@@ -420,17 +506,28 @@ def test_the_bento_asset_builds_the_newest_aliased_version(registered):
 
     assert result.success
     metadata = result.asset_materializations_for_node("bento")[0].metadata
+    built = {entry["model_version"]: entry for entry in metadata["bentos"].value}
+    assert set(built) == {first.ref.version, newer.ref.version}
+    assert built[newer.ref.version]["aliases"] == ["challenger"]
+    assert built[first.ref.version]["aliases"] == ["champion"]
+    # What others read (twelve serve, the replay) is the champion's.
     tag = metadata["bento_tag"].value
-    assert metadata["model_version"].value == newer.ref.version
-    assert metadata["aliases"].value == "challenger"
+    assert tag == built[first.ref.version]["bento_tag"] != built[newer.ref.version]["bento_tag"]
+    assert metadata["model_version"].value == first.ref.version
+    assert metadata["registered_model"].value == REGISTERED_MODEL
     assert Path(metadata["dockerfile"].value).is_file()
     assert metadata["size_bytes"].value > 0
     assert f"bentoml serve {tag} --host 127.0.0.1" in metadata["serve_command"].value
-    tags = newer.client.get_model_version(REGISTERED_MODEL, newer.ref.version).tags
-    assert tags[bentos.BENTO_TAG_KEY] == tag
-    # The project's real model input contract travels in the bento's model.
-    stored = bentos.model_dir(registered.home, metadata["bentoml_model_tag"].value)
-    assert json.loads((stored / bentos.CONTRACT_FILE).read_text()) == MODEL_INPUT_CONTRACT
+    for version, entry in built.items():
+        tags = newer.client.get_model_version(REGISTERED_MODEL, version).tags
+        assert tags[bentos.BENTO_TAG_KEY] == entry["bento_tag"]
+        assert tags[bentos.BENTOML_MODEL_TAG_KEY] == entry["bentoml_model_tag"]
+        # The project's real model input contract travels in each bento's model.
+        stored = bentos.model_dir(registered.home, entry["bentoml_model_tag"])
+        assert json.loads((stored / bentos.CONTRACT_FILE).read_text()) == MODEL_INPUT_CONTRACT
+    # A second run builds nothing: each version and code has its bento.
+    again = _materialize_bento(registered)
+    assert again.asset_materializations_for_node("bento")[0].metadata["reused"].value is True
 
 
 @pytest.mark.slow

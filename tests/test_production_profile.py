@@ -112,6 +112,19 @@ def test_the_bento_manifest_probes_bentoml_health_endpoints():
     assert kinds["Service"]["spec"]["selector"] == selector
 
 
+def test_the_bento_takes_its_serving_token_from_a_secret_under_the_production_profile():
+    documents = list(yaml.safe_load_all((INFRA / "k8s" / "bento-flight-delay.yaml").read_text()))
+    deployment = next(doc for doc in documents if doc["kind"] == "Deployment")
+    env = {
+        item["name"]: item
+        for item in deployment["spec"]["template"]["spec"]["containers"][0]["env"]
+    }
+    assert env["TWELVE_PROFILE"]["value"] == "production"  # where the bento refuses an open start
+    token = env["TWELVE_SERVING_TOKEN"]
+    assert "value" not in token, "the token must not be written in the manifest"
+    assert token["valueFrom"]["secretKeyRef"] == {"name": "flight-delay-serving", "key": "token"}
+
+
 def test_compose_runs_the_services_the_profile_needs():
     compose = yaml.safe_load((INFRA / "compose.yaml").read_text())
     services = compose["services"]

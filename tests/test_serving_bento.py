@@ -278,6 +278,28 @@ def test_without_the_bearer_token_the_api_refuses_with_401(served, token):
     assert http_get(f"{served.url}/readyz")[0] == 200
 
 
+@pytest.mark.parametrize(
+    ("extra", "refusal"),
+    [({}, "set TWELVE_SERVING_TOKEN"),
+     ({"TWELVE_SERVING_TOKEN": TOKEN, "TWELVE_SERVING_CONTRACT": "off"},
+      "TWELVE_SERVING_CONTRACT=off is refused under the production profile")],
+    ids=["no token", "contract off"],
+)  # fmt: skip
+def test_under_the_production_profile_the_bento_refuses_to_start_unsecured(
+    served, tmp_path, extra, refusal
+):
+    import shutil
+
+    # A BentoML home of its own: a server clears its home's metrics folder when it starts.
+    home = tmp_path / "home"
+    for store in ("bentos", "models"):
+        shutil.copytree(served.home / "bentoml" / store, home / "bentoml" / store)
+    environment = {"TWELVE_PROFILE": "production", "TWELVE_SERVING_TOKEN": "", **extra}
+    with pytest.raises(RuntimeError, match=refusal):
+        server, *_ = start_server(served.built.tag, home, tmp_path, environment, refusal)
+        stop_server(server)
+
+
 # --------------------------------------------------------------------------- monitoring, metrics
 def _metrics(served) -> dict[str, float]:
     """``/metrics`` as sample line (name and labels) -> value."""
@@ -379,6 +401,10 @@ def test_metrics_expose_latency_rows_rejections_process_and_model_version(served
     assert value('flight_delay_contract_rejections_total{field="distance",kind="range"}') >= 1
     assert value("flight_delay_process_resident_memory_bytes") > 50e6
     assert value("flight_delay_process_cpu_seconds") > 0
+    # Monitoring's own health: rows dropped when its bound is hit (none here), failed profiles.
+    assert value("flight_delay_monitoring_dropped_rows_total") == 0
+    assert value("flight_delay_profile_failures_total") == 0
+    assert value("flight_delay_batch_rows_count") >= 1
     version = served.registered.ref.version
     info = [line for line in lines if line.startswith("flight_delay_model_info{")]
     assert info and f'model_version="{version}"' in info[0] and info[0].endswith(" 1.0")

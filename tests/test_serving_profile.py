@@ -6,7 +6,8 @@ from types import SimpleNamespace
 import pytest
 
 from twelve.core.paths import REPO_ROOT
-from twelve.serving import runtime as serving
+from twelve.serving import config as serving
+from twelve.serving.online.sdk import OnlineFeatures
 
 SERVICE_DIR = REPO_ROOT / "bentos" / "flight_delay"
 
@@ -65,7 +66,7 @@ def _lookup_answer(present: bool, seconds: int):
     ids=["known", "sqlite-missing", "redis-missing"],
 )
 def test_a_key_the_store_does_not_hold_is_unknown_on_sqlite_and_redis(present, seconds, unknown):
-    features = serving.OnlineFeatures({}, "flight_delay_v1")
+    features = OnlineFeatures({}, "flight_delay_v1")
     answer = _lookup_answer(present, seconds)
     features._store = SimpleNamespace(get_online_features=lambda **_: answer)
     features._keys_of_feature = {"plane_year": ("tailnum",)}

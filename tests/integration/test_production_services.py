@@ -251,12 +251,14 @@ FLIGHT = {
 }
 FEATURE_SERVICE = "flight_delay_v1"
 SERVED_REQUESTS = 40
+# Under the production profile a bento serves only with a bearer token (Kubernetes: a Secret).
+TOKEN = "production-test-token"
 
 
 def _post(url: str, body: dict) -> dict:
     request = urllib.request.Request(
         url, data=json.dumps(body).encode(), method="POST",
-        headers={"Content-Type": "application/json"},
+        headers={"Content-Type": "application/json", "Authorization": f"Bearer {TOKEN}"},
     )  # fmt: skip
     with urllib.request.urlopen(request, timeout=30) as response:
         assert response.status == 200
@@ -319,7 +321,9 @@ def test_the_built_bento_serves_features_from_redis(production, tmp_path):
     assert recorded["feature_store"]["registry"]["registry_type"] == "sql"
 
     client = redis.Redis(host="127.0.0.1", port=services.redis.port)
-    server, url, _, ready_s = start_server(tag, env.home, tmp_path, {})
+    with pytest.raises(RuntimeError, match="TWELVE_SERVING_TOKEN"):  # no open endpoint there
+        stop_server(start_server(tag, env.home, tmp_path, {}, fail_on="TWELVE_SERVING_TOKEN")[0])
+    server, url, _, ready_s = start_server(tag, env.home, tmp_path, {"TWELVE_SERVING_TOKEN": TOKEN})
     try:
         for _ in range(3):  # warm-up: the first lookups open the SQL registry and Redis
             _predict(url)

@@ -23,7 +23,7 @@ def import_model(staging: Path, tag: str) -> str:
     """Create model ``tag`` from ``staging`` and return its tag."""
     import bentoml
 
-    from twelve.serving.runtime import file_digests
+    from twelve.serving.model import file_digests
 
     metadata = json.loads((staging / METADATA_FILE).read_text())
     # Recorded now, verified by the service before it unpickles anything (a tampered model file

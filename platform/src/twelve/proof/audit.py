@@ -163,6 +163,7 @@ def gather_files(project_dir: Path, repo_root: Path | None = None) -> ProjectFil
         block = yaml.safe_load(path.read_text()) or {}
         files.blocks[files.rel(path)] = str(block.get("type", ""))
         files.conf.setdefault(path.parent.name, block.get("attributes") or {})
+    files.conf.setdefault("bento", _deployment_block(project_dir, package))
     files.feature_repo = _read_texts(repo_root / "feature_repo", "*.py", repo_root)
     files.services = {}
     for folder in project_bentos(repo_root / "bentos", package.name):
@@ -181,6 +182,19 @@ def _blocks(defs_dir: Path, root: Path) -> dict[str, str]:
             if isinstance(document, dict) and document.get("type"):
                 found[name] = str(document["type"])
     return found
+def _deployment_block(project_dir: Path, package: Path) -> dict[str, Any]:
+    """What a project's deployment block builds, in the shape of the older ``conf/bento.yaml``:
+    the block (``defs/deployment/defs.yaml``) takes the registered model and the contract from
+    ``[tool.twelve]`` of the project's ``pyproject.toml``."""
+    import tomllib
+
+    block = package / "defs" / "deployment" / "defs.yaml"
+    pyproject = project_dir / "pyproject.toml"
+    if not (block.is_file() and pyproject.is_file()):
+        return {}
+    settings = tomllib.loads(pyproject.read_text()).get("tool", {}).get("twelve", {})
+    registered = settings.get("registered_model", package.name)
+    return {"bento": {"registered_model": registered, "contract": settings.get("contract", "")}}
 
 
 def project_bentos(bentos_dir: Path, package: str) -> list[Path]:
