@@ -6,6 +6,7 @@ from pathlib import Path
 import pytest
 import yaml
 
+from twelve import testing
 from twelve.core import profile
 from twelve.core.paths import REPO_ROOT
 
@@ -56,12 +57,12 @@ def test_production_names_every_missing_variable(monkeypatch):
 
 
 def test_production_resources_point_at_the_shared_services(production):
-    from flight_delays import resources
+    resources = testing.stores("flight_delays")
 
-    assert resources.mlflow().resolved_tracking_uri() == "http://mlflow.test:5000"
-    assert resources.mlflow().resolved_artifact_location() == "s3://twelve/mlflow"
-    assert resources.dvc().remote_url == "s3://twelve/dvc"
-    assert resources.feast().feature_store_yaml == "feature_store.production.yaml"
+    assert resources.mlflow.resolved_tracking_uri() == "http://mlflow.test:5000"
+    assert resources.mlflow.resolved_artifact_location() == "s3://twelve/mlflow"
+    assert resources.dvc.remote_url == "s3://twelve/dvc"
+    assert resources.feast.feature_store_yaml == "feature_store.production.yaml"
 
 
 def test_the_production_feature_store_uses_sql_registry_and_redis():

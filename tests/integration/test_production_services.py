@@ -22,6 +22,7 @@ import dagster as dg
 import pytest
 import yaml
 
+from twelve import testing
 from twelve.core.paths import REPO_ROOT
 
 pytestmark = pytest.mark.slow
@@ -81,9 +82,9 @@ def _s3_keys(services, prefix: str) -> list[str]:
 
 
 def _online_temp(origin: str):
-    from flight_delays import resources
+    resources = testing.stores("flight_delays")
 
-    store = resources.feast().feature_store()
+    store = resources.feast.feature_store()
     rows = store.get_online_features(features=["weather_hourly:temp"],
                                      entity_rows=[{"origin": origin}]).to_dict()  # fmt: skip
     return rows["temp"][0]
@@ -96,34 +97,34 @@ def test_the_golden_path_ran_on_postgres_with_data_and_artifacts_on_s3(productio
     assert _s3_keys(services, "dvc/files/md5/"), "no data version was pushed to the S3 remote"
     assert _s3_keys(services, "mlflow/"), "no MLflow artifact reached S3"
 
-    from flight_delays import resources
+    resources = testing.stores("flight_delays")
 
-    assert "champion" in resources.mlflow().aliases_of("flight_delays")
-    assert resources.mlflow().resolved_tracking_uri().startswith("postgresql+psycopg2://")
+    assert "champion" in resources.mlflow.aliases_of("flight_delays")
+    assert resources.mlflow.resolved_tracking_uri().startswith("postgresql+psycopg2://")
     assert _online_temp("JFK") is not None, "the Redis online store has no weather for JFK"
 
 
 def test_a_past_data_version_reads_back_from_the_s3_remote(production):
     env, *_ = production
-    from flight_delays import resources
+    resources = testing.stores("flight_delays")
 
     path = env.data_dir / "raw" / "flights" / "2013-01.parquet"
-    md5 = resources.dvc().version_of(path)
+    md5 = resources.dvc.version_of(path)
     shutil.rmtree(env.repo / ".dvc" / "cache")
-    assert resources.dvc().read_version(md5) == path.read_bytes()
+    assert resources.dvc.read_version(md5) == path.read_bytes()
 
 
 def test_everything_is_still_there_after_postgres_and_redis_restart(production):
     _, services, instance, summary = production
-    from flight_delays import resources
+    resources = testing.stores("flight_delays")
     from twelve.core.resources import project_resources
 
     temp_before = _online_temp("EWR")
-    aliases_before = resources.mlflow().aliases_of("flight_delays")
+    aliases_before = resources.mlflow.aliases_of("flight_delays")
     services.restart_stores()
     project_resources.cache_clear()  # new clients: nothing cached in this process survives
     assert len(instance.get_run_records()) == len(summary.steps)
-    assert resources.mlflow().aliases_of("flight_delays") == aliases_before
+    assert resources.mlflow.aliases_of("flight_delays") == aliases_before
     assert _online_temp("EWR") == temp_before
 
 
@@ -159,9 +160,9 @@ def _database_down(services, database: str):
 
 
 def _registry_state():
-    from flight_delays import resources
+    resources = testing.stores("flight_delays")
 
-    mlflow = resources.mlflow()
+    mlflow = resources.mlflow
     versions = sorted(
         int(v.version) for v in mlflow.client().search_model_versions(f"name = '{MODEL}'")
     )
@@ -273,9 +274,9 @@ def _row_from_the_online_store() -> dict:
     """The model input of FLIGHT as this test reads it from the online store, through Feast."""
     import pandas as pd
 
-    from flight_delays import resources
+    resources = testing.stores("flight_delays")
 
-    store = resources.feast().feature_store()
+    store = resources.feast.feature_store()
     online = store.get_online_features(
         features=store.get_feature_service(FEATURE_SERVICE),
         entity_rows=[{key: FLIGHT[key] for key in ("origin", "tailnum", "carrier")}],
@@ -299,9 +300,9 @@ def _redis_key_of_plane(tailnum: str) -> bytes:
     from feast.protos.feast.types.EntityKey_pb2 import EntityKey
     from feast.protos.feast.types.Value_pb2 import Value
 
-    from flight_delays import resources
+    resources = testing.stores("flight_delays")
 
-    config = resources.feast().feature_store().config
+    config = resources.feast.feature_store().config
     key = EntityKey(join_keys=["tailnum"], entity_values=[Value(string_val=tailnum)])
     version = config.entity_key_serialization_version
     return _redis_key(config.project, key, entity_key_serialization_version=version)

@@ -19,6 +19,7 @@ import dagster as dg
 import pytest
 import yaml
 
+from twelve import testing
 from twelve.core.paths import REPO_ROOT
 
 pytestmark = [pytest.mark.slow, pytest.mark.reliability]
@@ -51,9 +52,9 @@ def trained(tmp_path_factory):
 
 
 def _registry():
-    from flight_delays import resources
+    resources = testing.stores("flight_delays")
 
-    mlflow = resources.mlflow()
+    mlflow = resources.mlflow
     versions = sorted(
         int(v.version) for v in mlflow.client().search_model_versions(f"name = '{MODEL}'")
     )
@@ -78,9 +79,9 @@ SLOW_TRAINING = textwrap.dedent(
 
 
 def _wait_for_running_training(timeout: float = 300.0) -> float:
-    from flight_delays import resources
+    resources = testing.stores("flight_delays")
 
-    mlflow = resources.mlflow()
+    mlflow = resources.mlflow
     started = time.monotonic()
     while time.monotonic() - started < timeout:
         runs = mlflow.client().search_runs(

@@ -8,6 +8,7 @@ from __future__ import annotations
 import subprocess
 from dataclasses import dataclass
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 
@@ -62,6 +63,18 @@ def make_twelve_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> TwelveEn
     (env.home / "dagster_home").mkdir(parents=True)
     (env.home / "dagster_home" / "dagster.yaml").write_text("telemetry:\n  enabled: false\n")
     return env
+
+
+def stores(package: str) -> SimpleNamespace:
+    """A project's stores as attributes (``stores("flight_delays").mlflow``), for tests and scripts.
+
+    The instances the project's ``defs/`` resolve (``twelve.core.resources.project_resources``),
+    for the active profile and environment.
+    """
+    from twelve.core.project import Project
+    from twelve.core.resources import project_resources
+
+    return SimpleNamespace(**project_resources(Project.of_package(package)))
 
 
 def free_port() -> int:

@@ -182,6 +182,8 @@ def _blocks(defs_dir: Path, root: Path) -> dict[str, str]:
             if isinstance(document, dict) and document.get("type"):
                 found[name] = str(document["type"])
     return found
+
+
 def _deployment_block(project_dir: Path, package: Path) -> dict[str, Any]:
     """What a project's deployment block builds, in the shape of the older ``conf/bento.yaml``:
     the block (``defs/deployment/defs.yaml``) takes the registered model and the contract from

@@ -498,8 +498,6 @@ def prepare_dbt(targets: Targets) -> Path:
     return parse(Project.load(targets.project))
 
 
-
-
 def update_lock(root: Path) -> bool:
     """Add a new workspace member to ``uv.lock`` with a normal ``uv lock``.
 

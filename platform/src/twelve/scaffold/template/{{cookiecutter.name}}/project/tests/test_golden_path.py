@@ -64,7 +64,7 @@ def test_the_model_passes_its_gate_and_is_champion(project, golden_path):
     assert (alias["alias"], alias["decision"]) == ("champion", "first champion")
 
 
-def test_the_served_bento_gives_the_offline_answers_parity(project, golden_path):
+def test_the_served_bento_gives_the_offline_answers_parity(project, golden_path, parity):
     """A real `bentoml serve` of the champion's bento scores the holdout like the evaluation."""
     env, _, instance = golden_path
     trained = latest(project, instance, "trained_model")
@@ -84,7 +84,8 @@ def test_the_served_bento_gives_the_offline_answers_parity(project, golden_path)
     assert status == 200, answer
     key = "probability" if project.problem_type == "classification" else "prediction"
     served = [row[key] for row in answer["predictions"]]
-    assert served == pytest.approx(list(offline), abs=1e-9)
+    # Asserted and recorded as the project's parity evidence (what `twelve audit` reads).
+    parity(project.name, served, list(offline))
     assert answer["model_version"] == trained["model_version"]
 
 
