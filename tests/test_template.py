@@ -28,6 +28,7 @@ from twelve.cli.commands import new as new_command
 from twelve.cli.main import UsageError
 from twelve.core.paths import REPO_ROOT
 from twelve.scaffold import generate as scaffold
+from twelve.scaffold import registration
 
 BIN = Path(sys.executable).parent
 
@@ -47,33 +48,26 @@ BAKES = [
 
 
 def expected_files(name: str) -> set[str]:
-    """Every file `twelve new NAME` writes (besides dbt's target/ and logs/), repo-relative."""
+    """Every file `twelve new NAME` writes (besides dbt's target/ and logs/), repo-relative.
+
+    A project is configuration and what is truly its own: its raw reader (``ingest.py``), its
+    contract, its dbt models, Feast definitions, bento mapping and the blocks' YAML.
+    """
     package = f"projects/{name}/src/{name}"
+    blocks = (
+        "resources", "raw", "dbt", "features", "training", "deployment", "data_reports",
+        "continuous_training", "jobs",
+    )  # fmt: skip
     return {
         f"projects/{name}/pyproject.toml",
         f"projects/{name}/README.md",
-        f"projects/{name}/conf/training.yaml",
+        f"projects/{name}/.pre-commit-config.yaml",
         f"{package}/__init__.py",
-        f"{package}/config.py",
-        f"projects/{name}/conf/features.yaml",
-        f"projects/{name}/conf/bento.yaml",
-        f"projects/{name}/conf/drift.yaml",
         f"{package}/contract.py",
-        f"{package}/dbt_project.py",
         f"{package}/definitions.py",
-        f"{package}/modeling.py",
-        f"{package}/paths.py",
-        f"{package}/resources.py",
-        f"{package}/sample_data.py",
+        f"{package}/ingest.py",
         f"{package}/defs/__init__.py",
-        f"{package}/defs/bento.py",
-        f"{package}/defs/comparison.py",
-        f"{package}/defs/dbt.py",
-        f"{package}/defs/drift.py",
-        f"{package}/defs/features.py",
-        f"{package}/defs/profiles.py",
-        f"{package}/defs/raw.py",
-        f"{package}/defs/training.py",
+        *(f"{package}/defs/{block}/defs.yaml" for block in blocks),
         f"projects/{name}/dbt/dbt_project.yml",
         f"projects/{name}/dbt/profiles.yml",
         f"projects/{name}/dbt/models/staging/_sources.yml",
@@ -85,15 +79,14 @@ def expected_files(name: str) -> set[str]:
         f"projects/{name}/tests/conftest.py",
         f"projects/{name}/tests/test_contract.py",
         f"projects/{name}/tests/test_definitions.py",
-        f"projects/{name}/tests/test_drift.py",
         f"projects/{name}/tests/test_golden_path.py",
-        f"projects/{name}/tests/test_modeling.py",
-        f"projects/{name}/tests/test_sample_data.py",
+        f"projects/{name}/tests/test_ingest.py",
         f"feature_repo/{name}/feature_store.yaml",
         f"feature_repo/{name}/{name}_features.py",
         f"bentos/{name}/bentofile.yaml",
         f"bentos/{name}/serving.yaml",
         f"bentos/{name}/service.py",
+        f".github/workflows/{name}.yml",
     }
 
 
@@ -102,6 +95,7 @@ def make_monorepo(root: Path) -> Path:
     for relative in (
         "pyproject.toml",
         "infra/workspace.yaml",
+        "infra/dagster.yaml",
         "feature_repo/.feastignore",
         ".gitignore",
     ):
@@ -121,7 +115,8 @@ def run_new(argv: list[str]) -> int:
 
 def generated_files(root: Path, name: str) -> set[str]:
     files = set()
-    for part in (f"projects/{name}", f"feature_repo/{name}", f"bentos/{name}"):
+    parts = (f"projects/{name}", f"feature_repo/{name}", f"bentos/{name}", ".github/workflows")
+    for part in parts:
         for path in (root / part).rglob("*"):
             relative = path.relative_to(root).as_posix()
             # dbt's own output of the manifest step, and caches of the tools run on the bake.
@@ -177,8 +172,9 @@ def test_no_template_syntax_is_left(baked):
     for relative in generated_files(root, bake.name):
         text = (root / relative).read_text()
         assert "cookiecutter" not in text, relative
-        # dbt's own Jinja ({{ ref(...) }}, {{ env_var(...) }}) is meant to stay in the dbt files.
-        if "/dbt/" not in relative:
+        # dbt's own Jinja ({{ ref(...) }}, {{ env_var(...) }}) is meant to stay in the dbt files,
+        # GitHub's expressions (${{ github.ref }}) in the workflow.
+        if "/dbt/" not in relative and not relative.startswith(".github/"):
             assert "{{" not in text and "{%" not in text, relative
 
 
@@ -213,7 +209,54 @@ def test_the_project_is_registered_next_to_the_existing_ones(baked):
     assert (infra / entry["working_directory"]).resolve() == root / f"projects/{bake.name}/src"
     ignored = (root / "feature_repo/.feastignore").read_text()
     assert (REPO_ROOT / "feature_repo/.feastignore").read_text() in ignored
-    assert scaffold.feastignore_line(bake.name) in ignored
+    assert registration.feastignore_line(bake.name) in ignored
+    # Its log lines reach the Dagster UI, next to the platform's and flight_delays'.
+    loggers = registration.managed_loggers(root / "infra/dagster.yaml")
+    assert loggers == [*registration.managed_loggers(REPO_ROOT / "infra/dagster.yaml"), bake.name]
+
+
+@pytest.mark.slow
+def test_the_ci_workflow_is_valid_and_runs_lint_tests_and_the_strict_audit(baked):
+    """The rendered workflow passes GitHub's schema (offline) and gates on what the issue asks."""
+    from test_repo_meta import validate_workflow
+
+    bake, root = baked
+    path = root / f".github/workflows/{bake.name}.yml"
+    completed = validate_workflow(path)
+    assert completed.returncode == 0, completed.stdout + completed.stderr
+    workflow = yaml.safe_load(path.read_text())
+    (job,) = workflow["jobs"].values()
+    runs = [step.get("run", "") for step in job["steps"]]
+    assert any(f"pytest projects/{bake.name}/tests" in run for run in runs)
+    assert any(f"projects/{bake.name}/.pre-commit-config.yaml" in run for run in runs)
+    assert any(f"twelve audit {bake.name} --strict" in run for run in runs)
+    assert f"projects/{bake.name}/**" in workflow[True]["pull_request"]["paths"]
+
+
+@pytest.mark.slow
+def test_the_projects_pre_commit_hooks_run_offline_on_its_files(baked, tmp_path):
+    """The rendered hooks are valid, pass on the generated files and catch a dirty one."""
+    from test_repo_meta import pre_commit
+
+    bake, root = baked
+    config = f"projects/{bake.name}/.pre-commit-config.yaml"
+    if not (root / ".venv").exists():  # the hooks run the locked tools from the root's .venv
+        (root / ".venv").symlink_to(BIN.parent, target_is_directory=True)
+        with (root / ".git/info/exclude").open("a") as exclude:
+            exclude.write(".venv\n")  # a link: `.venv/` in .gitignore misses it
+    assert pre_commit(root, "validate-config", config).returncode == 0
+    clean = pre_commit(root, "run", "--config", config, "--all-files")
+    assert clean.returncode == 0, clean.stdout + clean.stderr
+    assert "ruff format" in clean.stdout and "Passed" in clean.stdout
+    dirty = root / f"projects/{bake.name}/src/{bake.name}/scratch.py"
+    dirty.write_text("x=1   \n")
+    subprocess.run(["git", "-C", str(root), "add", str(dirty)], check=True)
+    try:
+        fixed = pre_commit(root, "run", "--config", config, "--files", str(dirty))
+        assert fixed.returncode == 1, fixed.stdout
+        assert dirty.read_text() == "x = 1\n"
+    finally:
+        subprocess.run(["git", "-C", str(root), "rm", "-q", "-f", str(dirty)], check=True)
 
 
 @pytest.fixture(scope="module")
@@ -432,12 +475,12 @@ def test_registration_appends_once_and_keeps_comments(tmp_path):
     workspace = tmp_path / "workspace.yaml"
     shutil.copyfile(REPO_ROOT / "infra/workspace.yaml", workspace)
     original = workspace.read_text()
-    assert scaffold.register_location(workspace, "churn") is True
-    assert scaffold.register_location(workspace, "churn") is False
+    assert registration.register_location(workspace, "churn") is True
+    assert registration.register_location(workspace, "churn") is False
     text = workspace.read_text()
     assert text.startswith(original)
     assert text.count("location_name: churn") == 1
-    assert scaffold.registered_locations(workspace) == ["flight_delays", "churn"]
+    assert registration.registered_locations(workspace) == ["flight_delays", "churn"]
 
 
 def test_twelve_new_is_a_command_of_the_cli():

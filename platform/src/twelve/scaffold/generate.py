@@ -1,17 +1,17 @@
 """`twelve new`: create an ML project from the platform's cookiecutter template.
 
-The template (``twelve/scaffold/template/``) renders one folder with three parts, each moved to
-where the
-monorepo keeps it:
+The template (``twelve/scaffold/template/``) renders one folder whose parts are moved to where the
+monorepo keeps them:
 
-- ``project/``      -> ``projects/<name>/``      (package, config, contract, dbt project, tests)
-- ``feature_repo/`` -> ``feature_repo/<name>/``  (a Feast repo of its own: ``project: <name>``)
-- ``bento/``        -> ``bentos/<name>/``        (the serving folder)
+- ``project/``        -> ``projects/<name>/``        (package, blocks' YAML, contract, dbt, tests,
+  its pre-commit hooks)
+- ``feature_repo/``   -> ``feature_repo/<name>/``    (a Feast repo of its own: ``project: <name>``)
+- ``bento/``          -> ``bentos/<name>/``          (the serving folder)
+- ``ci/workflow.yml`` -> ``.github/workflows/<name>.yml`` (lint, tests, golden path, audit)
 
-Then the project registers itself: a code location in ``infra/workspace.yaml`` and a line in
-``feature_repo/.feastignore`` (Feast imports every ``.py`` under ``feature_repo/``; the shared repo
-must not import another project's definitions). Both are one-line appends; nothing else of an
-existing project is touched.
+Then the project registers itself (``twelve.scaffold.registration``): a code location in
+``infra/workspace.yaml``, a line in ``feature_repo/.feastignore`` and its logger in
+``infra/dagster.yaml``. Each is a one-line append; nothing else of an existing project is touched.
 
 Nothing is left half-generated (:class:`Journal`): the template is rendered into a temporary
 folder, every target is checked free first, and when any later step fails (moving, registering,
@@ -32,6 +32,14 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import yaml
+
+from twelve.scaffold.journal import Journal, ScaffoldStepError
+from twelve.scaffold.registration import (
+    ignore_in_shared_feature_repo,
+    register_location,
+    register_logger,
+    registered_locations,
+)
 
 log = logging.getLogger(__name__)
 
@@ -214,6 +222,15 @@ class Targets:
     def feastignore(self) -> Path:
         return self.root / "feature_repo" / ".feastignore"
 
+    @property
+    def dagster_yaml(self) -> Path:
+        return self.root / "infra" / "dagster.yaml"
+
+    @property
+    def workflow(self) -> Path:
+        """The project's CI workflow (GitHub reads workflows from the repository root only)."""
+        return self.root / ".github" / "workflows" / f"{self.name}.yml"
+
     def parts(self) -> dict[str, Path]:
         """Rendered sub-folder -> destination."""
         return {"project": self.project, "feature_repo": self.feature_repo, "bento": self.bento}
@@ -225,89 +242,13 @@ def check_targets_free(targets: Targets) -> None:
     Raises:
         ScaffoldError: naming the first occupied destination.
     """
-    for path in targets.parts().values():
+    for path in (*targets.parts().values(), targets.workflow):
         if path.exists():
             raise ScaffoldError(f"{path} already exists: pick another name or remove it first")
     if targets.name in registered_locations(targets.workspace):
         raise ScaffoldError(
             f"a code location named {targets.name!r} is already in {targets.workspace}"
         )
-
-
-def registered_locations(workspace: Path) -> list[str]:
-    """Code location names of a Dagster ``workspace.yaml`` (empty when it does not exist)."""
-    if not workspace.exists():
-        return []
-    spec = yaml.safe_load(workspace.read_text()) or {}
-    names = []
-    for entry in spec.get("load_from") or []:
-        for target in entry.values():
-            name = target.get("location_name")
-            names.append(name or target.get("module_name") or target.get("relative_path"))
-    return names
-
-
-def workspace_entry(name: str) -> str:
-    """The workspace.yaml lines of a generated project's code location.
-
-    A ``python_file`` target because Dagster resolves its ``relative_path`` and
-    ``working_directory`` against the workspace file (a ``python_module``'s working directory is
-    taken relative to the current directory instead). ``working_directory`` puts
-    ``projects/<name>/src`` on the code server's ``sys.path``, so the location loads from any
-    directory, before the project is installed into the venv (``uv sync --all-packages``).
-    """
-    return (
-        "  - python_file:\n"
-        f"      relative_path: ../projects/{name}/src/{name}/definitions.py\n"
-        f"      working_directory: ../projects/{name}/src\n"
-        f"      location_name: {name}\n"
-    )
-
-
-def register_location(workspace: Path, name: str) -> bool:
-    """Append the project's code location to ``workspace.yaml`` (text append: comments stay).
-
-    Returns:
-        False when the location was already registered (nothing written).
-    """
-    if name in registered_locations(workspace):
-        return False
-    text = workspace.read_text() if workspace.exists() else "load_from:\n"
-    if not text.endswith("\n"):
-        text += "\n"
-    workspace.parent.mkdir(parents=True, exist_ok=True)
-    workspace.write_text(text + workspace_entry(name))
-    if name not in registered_locations(workspace):  # the file did not parse as we expect
-        workspace.write_text(text)
-        raise ScaffoldError(f"could not register {name!r} in {workspace}: unexpected layout")
-    return True
-
-
-def unregister_location(workspace: Path, name: str) -> None:
-    """Remove what :func:`register_location` appended (used when a later step fails)."""
-    if workspace.exists():
-        workspace.write_text(workspace.read_text().replace(workspace_entry(name), ""))
-
-
-def feastignore_line(name: str) -> str:
-    """The ``.feastignore`` line that hides a project's own Feast repo from the shared one."""
-    return f"{name}/  # project {name}: its own Feast repo (see {name}/feature_store.yaml)\n"
-
-
-def ignore_in_shared_feature_repo(feastignore: Path, name: str) -> bool:
-    """Keep the shared Feast repo from importing the project's own feature repo.
-
-    Returns:
-        False when the line was already there.
-    """
-    text = feastignore.read_text() if feastignore.exists() else ""
-    if feastignore_line(name) in text:
-        return False
-    if text and not text.endswith("\n"):
-        text += "\n"
-    feastignore.parent.mkdir(parents=True, exist_ok=True)
-    feastignore.write_text(text + feastignore_line(name))
-    return True
 
 
 def render(options: ProjectOptions, staging: Path, template_dir: Path = TEMPLATE_DIR) -> Path:
@@ -337,65 +278,6 @@ def render(options: ProjectOptions, staging: Path, template_dir: Path = TEMPLATE
     return Path(rendered)
 
 
-class Journal:
-    """What a step of ``twelve new`` created or changed, so that a failure can put it all back.
-
-    ``twelve new`` is all or nothing: folders it creates are removed, and files it changes
-    (``infra/workspace.yaml``, ``feature_repo/.feastignore``, ``uv.lock``) get their exact
-    bytes back (or are removed when they did not exist), whatever step failed.
-    """
-
-    def __init__(self) -> None:
-        self._originals: dict[Path, bytes | None] = {}
-        self._created: list[Path] = []
-
-    def will_change(self, path: Path) -> None:
-        """Remember ``path``'s content (or its absence) before it is first written."""
-        if path in self._originals or (path.exists() and not path.is_file()):
-            return  # a folder in a file's place: writing it fails, and there is nothing to undo
-        self._originals[path] = path.read_bytes() if path.is_file() else None
-
-    def make_dirs(self, folder: Path) -> None:
-        """``mkdir -p`` that remembers the folders it created."""
-        missing = [p for p in (folder, *folder.parents) if not p.exists()]
-        folder.mkdir(parents=True, exist_ok=True)
-        self._created += reversed(missing)
-
-    def created(self, path: Path) -> None:
-        """Remember a file or folder this step created."""
-        self._created.append(path)
-
-    def rollback(self) -> list[Path]:
-        """Remove what was created, restore what was changed; returns the paths put back."""
-        touched = []
-        for path in reversed(self._created):
-            if path.is_dir():
-                shutil.rmtree(path, ignore_errors=True)
-            elif path.exists():
-                path.unlink()
-            touched.append(path)
-        for path, content in self._originals.items():
-            if content is None:
-                path.unlink(missing_ok=True)
-            else:
-                path.write_bytes(content)
-            touched.append(path)
-        return touched
-
-
-class ScaffoldStepError(RuntimeError):
-    """A step of ``twelve new`` failed after inputs were valid; everything was put back.
-
-    Attributes:
-        step: what was being done ("rendering", "dbt parse", "uv lock", ...).
-        hint: what the user can do about it.
-    """
-
-    def __init__(self, step: str, cause: BaseException, hint: str) -> None:
-        self.step, self.hint = step, hint
-        super().__init__(f"{step} failed: {cause}")
-
-
 def _place(options: ProjectOptions, targets: Targets, template_dir: Path, journal: Journal):
     with tempfile.TemporaryDirectory(prefix="twelve-new-") as tmp:
         rendered = render(options, Path(tmp), template_dir)
@@ -403,10 +285,15 @@ def _place(options: ProjectOptions, targets: Targets, template_dir: Path, journa
             journal.make_dirs(destination.parent)
             journal.created(destination)
             shutil.move(str(rendered / part), str(destination))
+        journal.make_dirs(targets.workflow.parent)
+        journal.created(targets.workflow)
+        shutil.move(str(rendered / "ci" / "workflow.yml"), str(targets.workflow))
     journal.will_change(targets.workspace)
     register_location(targets.workspace, options.name)
     journal.will_change(targets.feastignore)
     ignore_in_shared_feature_repo(targets.feastignore, options.name)
+    journal.will_change(targets.dagster_yaml)
+    register_logger(targets.dagster_yaml, options.name)
 
 
 # (step, what to do when it fails): the hint is printed with the error.

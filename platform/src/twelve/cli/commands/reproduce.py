@@ -31,7 +31,11 @@ def register(subparsers) -> None:
             "asset in the Dagster UI."
         ),
     )
-    parser.add_argument("run_id", help="the MLflow run id of the training to reproduce")
+    parser.add_argument(
+        "run_id",
+        help="the MLflow run id of the training to reproduce, or an alias of the project's "
+        "registered model (champion, challenger): the run that trained that version",
+    )
     parser.add_argument("--project", default="flight_delays", help="project package name")
     parser.add_argument("--keep", action="store_true", help="keep the temporary checkout")
     parser.add_argument("--workdir", type=Path, help="folder for the temporary checkout")
@@ -45,6 +49,26 @@ def register(subparsers) -> None:
     )
     parser.add_argument("--json", action="store_true", help="print the comparison as JSON")
     parser.set_defaults(func=run)
+
+
+def _run_of(run_or_alias: str, project: str, mlflow) -> str:
+    """The run id itself, or the run that trained the version an alias points at (CI uses
+    ``twelve reproduce champion --project NAME``)."""
+    if run_or_alias not in ("champion", "challenger"):
+        return run_or_alias
+    from twelve.cli.main import UsageError
+    from twelve.core.project import Project
+
+    registered = Project.of_package(project).registered_model
+    version = mlflow.version_by_alias(registered, run_or_alias)
+    if version is None:
+        raise UsageError(
+            f"{registered} has no {run_or_alias} version yet: run the golden path first "
+            f"(twelve run {project})"
+        )
+    log.info("%s of %s: version %s, run %s", run_or_alias, registered, version.version,
+             version.run_id)  # fmt: skip
+    return str(version.run_id)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -62,9 +86,10 @@ def run(args: argparse.Namespace) -> int:
         mlflow.ensure_available()
     except MlflowUnavailableError as error:
         raise UsageError(str(error)) from error
+    run_id = _run_of(args.run_id, args.project, mlflow)
     try:
         outcome = reproduce(
-            args.run_id,
+            run_id,
             project=args.project,
             mlflow_resource=mlflow,
             workdir=args.workdir,

@@ -11,7 +11,7 @@ from feast.types import Float64
 
 # Filled in by `twelve new`.
 PROJECT = "{{ cookiecutter.name }}"
-ENTITY_KEYS = "{{ cookiecutter.entity_keys }}".split(",")
+ENTITY_KEYS = ["{{ cookiecutter.entity_keys | replace(',', '", "') }}"]
 
 # Feast (and the platform) register the objects found as module attributes: one attribute per
 # entity, named after its key.

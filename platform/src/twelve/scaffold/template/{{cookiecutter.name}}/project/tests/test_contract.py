@@ -15,7 +15,8 @@ def valid_training_set(contract, rows: int = 4) -> pd.DataFrame:
     frame["visits_mean_7d"] = 2.0
     frame["events_7d"] = 3.0
     label = contract.label
-    frame[label.name] = [0, 1, 0, 1][:rows] if label.dtype == "int64" else [1.5, 2.0, 0.5, 3.0][:rows]
+    values = [0, 1, 0, 1] if label.dtype == "int64" else [1.5, 2.0, 0.5, 3.0]
+    frame[label.name] = values[:rows]
     return frame
 
 

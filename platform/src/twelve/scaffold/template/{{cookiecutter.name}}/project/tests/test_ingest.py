@@ -9,7 +9,8 @@ def test_the_sample_is_deterministic_and_has_the_documented_columns(project, pro
     first, second = ingest.make_events(300, seed=1), ingest.make_events(300, seed=1)
     pd.testing.assert_frame_equal(first, second)
     keys = list(project.contract.entity_keys)
-    assert list(first.columns) == ["event_id", *keys, "event_timestamp", "amount", "visits", "label"]
+    columns = ["event_id", *keys, "event_timestamp", "amount", "visits", "label"]
+    assert list(first.columns) == columns
     assert first["event_id"].is_unique
     assert str(first["event_timestamp"].dt.tz) == "UTC"
     assert first["event_timestamp"].is_monotonic_increasing

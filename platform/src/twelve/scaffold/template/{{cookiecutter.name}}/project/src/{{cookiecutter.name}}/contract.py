@@ -12,7 +12,7 @@ from twelve.features.contract import Contract, month_column
 # Filled in by `twelve new` (the names of this project; the code below is the same for all).
 NAME = "{{ cookiecutter.name }}"
 PROBLEM_TYPE = "{{ cookiecutter.problem_type }}"
-ENTITY_KEYS = tuple("{{ cookiecutter.entity_keys }}".split(","))
+ENTITY_KEYS = ["{{ cookiecutter.entity_keys | replace(',', '", "') }}"]
 
 LABELS = {
     "classification": ColumnSpec(
@@ -42,6 +42,6 @@ CONTRACT = Contract(
         _activity("events_7d", "Events of the entity over its last 7 days."),
     ),
     label=LABELS[PROBLEM_TYPE],
-    entity_keys=ENTITY_KEYS,
+    entity_keys=tuple(ENTITY_KEYS),
     description=f"The amount of an event plus the Feast features of {NAME}_v1.",
 )
