@@ -167,6 +167,20 @@ def test_the_exact_file_set_is_generated(baked):
 
 
 @pytest.mark.slow
+def test_the_bento_image_installs_what_the_serving_runtime_needs(baked):
+    """The generated bentofile pins every package flight_delays' bento image installs (the
+    compiled model's onnxruntime included), at the versions of this venv."""
+    bake, root = baked
+
+    def pins(path: Path) -> dict[str, str]:
+        packages = yaml.safe_load(path.read_text())["python"]["packages"]
+        return dict(package.split("==") for package in packages)
+
+    generated = pins(root / f"bentos/{bake.name}/bentofile.yaml")
+    assert generated.items() >= pins(REPO_ROOT / "bentos/flight_delay/bentofile.yaml").items()
+
+
+@pytest.mark.slow
 def test_no_template_syntax_is_left(baked):
     bake, root = baked
     for relative in generated_files(root, bake.name):

@@ -56,10 +56,12 @@ RESERVED_NAMES = frozenset(
     }
 )  # fmt: skip
 # What a generated bento installs, pinned to this venv's versions (synced from uv.lock) when the
-# project is generated: the pickled Pipeline must be loaded by the libraries that fitted it.
+# project is generated: the pickled Pipeline must be loaded by the libraries that fitted it. The
+# same list as bentos/flight_delay/bentofile.yaml (tests/test_template.py compares them): the
+# compiled model's onnxruntime, and the production profile's Redis and PostgreSQL clients.
 SERVING_PACKAGES = (
-    "pydantic", "scikit-learn", "numpy", "scipy", "joblib", "threadpoolctl", "pandas", "feast",
-    "pandera", "whylogs", "protobuf", "psutil",
+    "pydantic", "scikit-learn", "numpy", "scipy", "joblib", "threadpoolctl", "pandas",
+    "onnxruntime", "feast", "pandera", "whylogs", "protobuf", "psutil", "redis", "psycopg[binary]",
 )  # fmt: skip
 # Columns every generated data set has: entity keys must not collide with them.
 RESERVED_COLUMNS = frozenset({"event_id", "event_timestamp", "amount", "visits", "label"})
@@ -108,7 +110,10 @@ def serving_pins() -> str:
     """``name==version`` of every :data:`SERVING_PACKAGES`, installed here, comma-separated."""
     from importlib.metadata import version
 
-    return ",".join(f"{name}=={version(name)}" for name in SERVING_PACKAGES)
+    def distribution(requirement: str) -> str:
+        return requirement.split("[")[0]  # "psycopg[binary]" is the distribution psycopg
+
+    return ",".join(f"{name}=={version(distribution(name))}" for name in SERVING_PACKAGES)
 
 
 def validate_name(name: str) -> str:
