@@ -33,6 +33,7 @@ PARAMS = {
     "logistic_regression": {},
     "constant": {},
     "hist_gradient_boosting_regressor": {"max_iter": 60},
+    "constant_regressor": {},
 }
 
 

@@ -163,9 +163,10 @@ def workspace(ui_env) -> Path:
     for relative in ("infra/workspace.yaml", "feature_repo/.feastignore", "pyproject.toml"):
         (root / relative).parent.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(REPO_ROOT / relative, root / relative)
-    # No dbt parse here: under `dagster dev` the project parses its dbt project when it loads.
+    # As `twelve new` does: the dbt manifest is written now (a code location never parses dbt
+    # when it loads; without the manifest the location fails to load and says so).
     options = scaffold.ProjectOptions(name=NEW_PROJECT)
-    return scaffold.generate(options, root, prepare=False, lock=False).workspace
+    return scaffold.generate(options, root, prepare=True, lock=False).workspace
 
 
 @pytest.fixture(scope="module")

@@ -33,8 +33,10 @@ class Deployment(dg.Component, dg.Model, dg.Resolvable):
         description="Assets of the project the bento follows (the alias of the model).",
     )
     reference_dataset: str = Field(
-        default="training_set",
-        description="Dataset of the profile store holding the training set's reference profiles.",
+        default="",
+        description="Dataset of the profile store holding the training set's reference profiles; "
+        "empty: the one the data-reports block writes for the project's training_set asset "
+        "(its key as an identifier: training_set, or <prefix>__training_set).",
     )
     group: str = Field(default="deployment", description="Asset group in the UI.")
     defaults: dict[str, Any] = Field(
@@ -52,4 +54,5 @@ class Deployment(dg.Component, dg.Model, dg.Resolvable):
         defaults = {"registered_model": project.registered_model, **self.defaults}
         prefix = "".join(part.title() for part in project.name.split("_"))
         config = with_defaults(BentoConfig, defaults, name=f"{prefix}BentoConfig")
-        return bento_asset(project, config, self.after, self.reference_dataset, self.group)
+        reference = self.reference_dataset or project.key("training_set").to_python_identifier()
+        return bento_asset(project, config, self.after, reference, self.group)
