@@ -83,8 +83,13 @@ def test_targets(project_dir: Path, repo_root: Path) -> list[str]:
 def run_tests(project_dir: Path) -> int:
     """Run the project's tests with the test-record plugin; pytest's exit code."""
     from twelve.core import paths
+    from twelve.proof.testing_evidence import git_state
 
     targets = test_targets(project_dir, paths.REPO_ROOT)
+    # The record is keyed by the commit checked out now: it is the champion's evidence only when
+    # the champion was trained on this commit (the testing row names the champion's).
+    commit, dirty = git_state(paths.REPO_ROOT)
+    log.info("tests run on commit %s%s", commit[:12], " with uncommitted changes" if dirty else "")
     if not targets:
         log.warning("%s has no tests to run", project_dir.name)
         return 5
