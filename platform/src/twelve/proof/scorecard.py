@@ -31,7 +31,9 @@ NEXT_STEPS = {
     "config": "the champion's manifest.json in MLflow, and the project's TrainingConfig",
     "reproducibility": "`twelve reproduce <champion run>`",
     "testing": "`make test` on the champion's commit, or `twelve audit --run-tests`",
-    "drift": "`make demo-drift` (months arrive, drift checks, the sensor ticks) or the daemon",
+    # `make demo-drift` shows the loop in its own environment (.twelve/replay/), not this one.
+    "drift": "the `drift_check` job of the newest month, and the Dagster daemon running the "
+    "`drift_retraining` sensor (`make ui`)",
     "tracking": "the champion's run in the MLflow UI (`make mlflow-ui`)",
     "reports": "the training-set profile and report assets in the Dagster UI",
     "skew": "serve the champion's bento (`twelve serve`) and send it traffic",
