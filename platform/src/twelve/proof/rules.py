@@ -13,35 +13,17 @@ from collections.abc import Callable
 
 from twelve.core.config import config_hash
 from twelve.proof.evidence import Evidence
+from twelve.proof.rules_common import no_champion, worst
+from twelve.proof.rules_serving import deployability, monitoring, skew
 from twelve.proof.scorecard import FACTORS, FAIL, PASS, WARN, Row, Scorecard, Verdict
 
 MANIFEST_KEYS = ("git_commit", "training_set_md5", "holdout_md5", "config_hash", "uv_lock_sha256")
 SENSOR = "drift_retraining"
 
 
-def _worst(*statuses: str) -> str:
-    return FAIL if FAIL in statuses else WARN if WARN in statuses else PASS
-
-
-def _no_champion(evidence: Evidence) -> Verdict | None:
-    """The verdict of a factor that needs a champion when there is none (else None)."""
-    if evidence.run_id is None:
-        return Verdict(
-            FAIL,
-            [
-                f"no version of {evidence.registered_model or evidence.project} holds the "
-                "champion alias: there is no served model to judge",
-                *evidence.notes,
-            ],
-        )
-    if evidence.manifest is None:
-        return Verdict(FAIL, [f"the champion's run {evidence.run_id} has no manifest.json"])
-    return None
-
-
 def versioning(evidence: Evidence) -> Verdict:
     """Every data version of the champion is in the DVC remote, and its commit exists."""
-    if missing := _no_champion(evidence):
+    if missing := no_champion(evidence):
         return missing
     lines, statuses = [], []
     commit = evidence.commit
@@ -59,7 +41,7 @@ def versioning(evidence: Evidence) -> Verdict:
     if evidence.data_versions is None:
         statuses.append(FAIL)
         lines.append("the DVC store could not be read: no data version was checked")
-        return Verdict(_worst(*statuses), lines)
+        return Verdict(worst(*statuses), lines)
     if not evidence.data_versions:
         statuses.append(FAIL)
         lines.append("the champion's manifest records no data version")
@@ -76,12 +58,12 @@ def versioning(evidence: Evidence) -> Verdict:
         f"{len(held)} of {len(evidence.data_versions)} data versions of the champion are in the "
         f"DVC remote ({raw} raw, {len(held) - raw} derived)"
     )
-    return Verdict(_worst(*statuses), lines)
+    return Verdict(worst(*statuses), lines)
 
 
 def features(evidence: Evidence) -> Verdict:
     """The served bento's contract is the trained one; the feature service is registered."""
-    if missing := _no_champion(evidence):
+    if missing := no_champion(evidence):
         return missing
     lines, statuses = [], []
     service = str(evidence.manifest.get("feature_service") or "")
@@ -127,12 +109,12 @@ def features(evidence: Evidence) -> Verdict:
                 f"the contract in bento {evidence.bento.tag} equals the trained one "
                 f"({len(served)} columns, names and types)"
             )
-    return Verdict(_worst(*statuses), lines)
+    return Verdict(worst(*statuses), lines)
 
 
 def config(evidence: Evidence) -> Verdict:
     """The champion's run config is recorded, hashes as recorded, and reloads into its class."""
-    if missing := _no_champion(evidence):
+    if missing := no_champion(evidence):
         return missing
     recorded = evidence.manifest.get("config")
     if not recorded:
@@ -150,7 +132,7 @@ def config(evidence: Evidence) -> Verdict:
 
 def reproducibility(evidence: Evidence) -> Verdict:
     """A recorded reproduction of the champion matched (WARN: never reproduced)."""
-    if missing := _no_champion(evidence):
+    if missing := no_champion(evidence):
         return missing
     holes = [key for key in MANIFEST_KEYS if not evidence.manifest.get(key)]
     if holes:
@@ -180,7 +162,7 @@ def reproducibility(evidence: Evidence) -> Verdict:
 
 def testing(evidence: Evidence) -> Verdict:
     """The project's tests passed on the champion's commit, with a served-vs-offline parity."""
-    if missing := _no_champion(evidence):
+    if missing := no_champion(evidence):
         return missing
     commit = evidence.commit[:12]
     record = evidence.tests
@@ -208,7 +190,7 @@ def testing(evidence: Evidence) -> Verdict:
             f"parity {check.test}: {check.rows} served rows equal the offline answers "
             f"(max |diff| {check.max_abs_difference:.2g} <= {check.tolerance:.0e})"
         )
-    return Verdict(_worst(*statuses), lines)
+    return Verdict(worst(*statuses), lines)
 
 
 def drift(evidence: Evidence) -> Verdict:
@@ -250,12 +232,12 @@ def drift(evidence: Evidence) -> Verdict:
             f"drift found in {', '.join(c.month for c in drifted)} but the sensor never "
             "requested a run: it skips whatever it sees"
         )
-    return Verdict(_worst(*statuses), lines)
+    return Verdict(worst(*statuses), lines)
 
 
 def tracking(evidence: Evidence) -> Verdict:
     """The champion's run has params, metrics, its manifest and the manifest tags in MLflow."""
-    if missing := _no_champion(evidence):
+    if missing := no_champion(evidence):
         return missing
     checks = {
         "params": bool(evidence.params),
@@ -272,7 +254,7 @@ def tracking(evidence: Evidence) -> Verdict:
 
 def reports(evidence: Evidence) -> Verdict:
     """The champion's training set has a stored profile and an HTML report."""
-    if missing := _no_champion(evidence):
+    if missing := no_champion(evidence):
         return missing
     md5 = evidence.manifest.get("training_set_md5")
     if not (evidence.training_set_profiled and evidence.training_set_report):
@@ -287,59 +269,9 @@ def reports(evidence: Evidence) -> Verdict:
     return Verdict(PASS, [f"training set {md5}: whylogs profile and HTML report stored"])
 
 
-def _served(evidence: Evidence) -> tuple[list, Verdict | None]:
-    """The champion's served profiles, or the verdict when there are none worth reading."""
-    profiles = evidence.served_profiles
-    if profiles is None:
-        return [], Verdict(FAIL, ["the serving profile store could not be read"])
-    skew = evidence.serving_skew_profiles
-    if not profiles:
-        if skew == 0:
-            return [], Verdict(
-                FAIL,
-                [
-                    "a serving window was judged with no serving profile: "
-                    "the bento serves without profiling"
-                ],
-            )
-        model = evidence.bento.model_tag if evidence.bento else "the champion"
-        return [], Verdict(WARN, [f"never served: no profile of {model} in the serving store"])
-    if not sum(p.rows for p in profiles):
-        return [], Verdict(
-            FAIL,
-            [
-                f"{len(profiles)} serving profile(s), all of 0 rows: the bento "
-                "profiles nothing of what it serves"
-            ],
-        )
-    return profiles, None
-
-
-def skew(evidence: Evidence) -> Verdict:
-    """What the champion's bento served was profiled against the champion's training data."""
-    if missing := _no_champion(evidence):
-        return missing
-    profiles, verdict = _served(evidence)
-    if verdict:
-        return verdict
-    training = str(evidence.manifest.get("training_set_md5") or "")
-    references = sorted({p.reference_version for p in profiles})
-    lines = [f"{len(profiles)} serving profile(s) of {sum(p.rows for p in profiles)} rows"]
-    if training and training in references:
-        return Verdict(PASS, [*lines, f"compared with the training set's profile {training}"])
-    return Verdict(
-        FAIL,
-        [
-            *lines,
-            f"their reference profile {references} is not the champion's training set "
-            f"{training}: served inputs cannot be compared with what it was trained on",
-        ],
-    )
-
-
 def comparability(evidence: Evidence) -> Verdict:
     """Every pipeline's latest model was scored on the champion's versioned holdout."""
-    if missing := _no_champion(evidence):
+    if missing := no_champion(evidence):
         return missing
     holdout = evidence.manifest.get("holdout_md5")
     others = {p: h for p, h in evidence.holdouts_by_pipeline.items() if h != holdout}
@@ -348,53 +280,6 @@ def comparability(evidence: Evidence) -> Verdict:
         return Verdict(FAIL, [*lines, f"pipelines scored on other holdouts: {others}"])
     pipelines = sorted(evidence.holdouts_by_pipeline)
     return Verdict(PASS, [*lines, f"latest runs of {pipelines} scored on the same holdout"])
-
-
-def monitoring(evidence: Evidence) -> Verdict:
-    """The champion's bento profiled what it served (inputs and outputs)."""
-    if missing := _no_champion(evidence):
-        return missing
-    profiles, verdict = _served(evidence)
-    if verdict:
-        return verdict
-    newest = max(profiles, key=lambda p: p.file)
-    return Verdict(
-        PASS,
-        [
-            f"{len(profiles)} profile(s) of served rows ({sum(p.rows for p in profiles)} rows) "
-            f"written by {sorted({p.bento_tag for p in profiles})}",
-            f"newest: {newest.file}",
-        ],
-    )
-
-
-def deployability(evidence: Evidence) -> Verdict:
-    """The champion's bento exists, with its Dockerfile, and carries the registered model."""
-    if missing := _no_champion(evidence):
-        return missing
-    bento = evidence.bento
-    if bento is None:
-        return Verdict(
-            FAIL, [f"no bento of the champion v{evidence.champion_version}", *evidence.notes]
-        )
-    lines = [f"bento {bento.tag} serves {bento.model_tag}"]
-    if not bento.dockerfile:
-        return Verdict(FAIL, [*lines, "it has no container recipe (env/docker/Dockerfile)"])
-    lines.append("with its container recipe (env/docker/Dockerfile)")
-    if not (bento.model_hash and bento.registered_hash):
-        return Verdict(WARN, [*lines, "the model inside was not compared with the registered one"])
-    if bento.model_hash != bento.registered_hash:
-        return Verdict(
-            FAIL,
-            [
-                *lines,
-                f"the model inside hashes to {bento.model_hash[:12]}, the "
-                f"registered one to {bento.registered_hash[:12]}",
-            ],
-        )
-    return Verdict(
-        PASS, [*lines, f"the model inside hashes to the registered one ({bento.model_hash[:12]})"]
-    )
 
 
 RULES: dict[str, Callable[[Evidence], Verdict]] = {
