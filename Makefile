@@ -58,8 +58,11 @@ $(DAGSTER_HOME)/dagster.yaml: infra/dagster.yaml
 
 install: $(VENV)/.installed $(DBT_MANIFESTS) $(DAGSTER_HOME)/dagster.yaml ## create .venv from uv.lock and prepare the projects
 
-demo: install ## run the flight-delay golden path on real data (stale assets only)
+# The demo ends with the audit's evidence per factor and the path of its HTML page. A WARN (never
+# served, never reproduced) exits 0; a FAIL fails the demo: the golden path left a factor broken.
+demo: install ## run the flight-delay golden path on real data (stale assets only), then audit it
 	$(BIN)/twelve run flight_delays
+	$(BIN)/twelve audit flight_delays
 
 REPLAY_ARGS ?=
 demo-drift: demo ## replay months arriving one by one: traffic, drift, sensor, retraining, gate

@@ -1,292 +1,252 @@
-"""`twelve audit`: a row per factor; a fixture breaking one factor fails exactly that row."""
+"""`twelve audit` judges evidence: a fake project that names every right thing but does nothing
+fails every factor it fakes, one test per factor.
+
+The fake (``tests/fixtures/audit/fake``) has a contract file, a sensor that always skips, a parity
+test ``assert [0.1] == [0.1]``, a service that profiles nothing. Where it can act, it is made to:
+its parity test runs under the test-record plugin, its sensor is evaluated by Dagster, its service
+is called; what they leave in real (throw-away) stores becomes the evidence the rules judge.
+"""
 
 from __future__ import annotations
 
-import argparse
-import json
+import importlib.util
 import shutil
 import subprocess
-from collections.abc import Callable
+import sys
 from dataclasses import replace
 from pathlib import Path
 
 import pytest
 
-from twelve.cli.commands import audit as audit_command
-from twelve.core import paths as twelve_paths
-from twelve.proof import audit
-from twelve.proof.audit import FAIL, PASS, WARN, RunState
+from tests.audit_support import COLUMNS, MODEL_TAG, good_evidence
+from twelve.proof import rules
+from twelve.proof.evidence import DriftCheck, Reproduction, ServedProfile
+from twelve.proof.gather import served_profiles
+from twelve.proof.scorecard import FAIL, PASS, WARN
+from twelve.proof.testing_evidence import git_state, read_record, record_path
 
-GOOD = Path(__file__).parent / "fixtures" / "audit" / "good"
-HOLDOUT = "h" * 32
+FAKE = Path(__file__).parent / "fixtures" / "audit" / "fake"
 
 
-def good_state() -> RunState:
-    """A run state where every factor that depends on the stores holds."""
-    manifest = {
-        "git_commit": "c" * 40,
-        "git_dirty": False,
-        "training_set_md5": "t" * 32,
-        "holdout_md5": HOLDOUT,
-        "config_hash": "f" * 16,
-        "uv_lock_sha256": "u" * 64,
-        "raw_inputs": {"flights/2013-01.parquet": "r" * 32},
-    }
-    return RunState(
-        run_id="run1",
-        tags={"twelve.holdout_md5": HOLDOUT, "twelve.pipeline": "first"},
-        params={"estimator": "hist_gradient_boosting"},
-        metrics={"roc_auc": 0.7},
-        artifacts=["manifest.json", "plots", "model"],
-        manifest=manifest,
-        raw_inputs_in_dvc={"flights/2013-01.parquet": True},
-        training_set_profiled=True,
-        training_set_report=True,
-        holdouts_by_pipeline={"first": HOLDOUT, "second": HOLDOUT},
-        reproduction_verdict="match",
-        bento_tag="demo:abc",
-        bento_dockerfile=True,
-        bento_model_tag="demo:v1-run1",
-    )
+def statuses(evidence) -> dict[str, str]:
+    return {row.key: row.status for row in rules.score(evidence).rows}
+
+
+def row(evidence, key: str):
+    (found,) = [r for r in rules.score(evidence).rows if r.key == key]
+    return found
 
 
 @pytest.fixture
-def fixture_repo(tmp_path) -> Path:
-    """A copy of the good fixture monorepo, in its own git repository."""
-    repo = tmp_path / "fixture"
-    shutil.copytree(GOOD, repo)
-    subprocess.run(["git", "init", "-q", str(repo)], check=True)
+def fake_repo(tmp_path) -> Path:
+    """A copy of the fake monorepo, committed in its own git repository."""
+    repo = tmp_path / "fake"
+    shutil.copytree(FAKE, repo)
+    for command in (
+        ["init", "-q"],
+        ["add", "-A"],
+        ["-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", "fake"],
+    ):
+        subprocess.run(["git", "-C", str(repo), *command], check=True)
     return repo
 
 
-def _card(repo: Path, state: RunState | None = None):
-    return audit.audit(repo / "projects" / "demo", state=state or good_state())
+def _load(path: Path):
+    spec = importlib.util.spec_from_file_location(path.stem, path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
 
 
-def _statuses(card) -> dict[str, str]:
-    return {row.key: row.status for row in card.rows}
+def test_a_healthy_champion_passes_every_factor():
+    card = rules.score(good_evidence())
+    assert [r.number for r in card.rows] == list(range(1, 13))
+    assert set(statuses(good_evidence()).values()) == {PASS}, card.text()
+    assert all(r.evidence for r in card.rows)
 
 
-def test_the_good_fixture_passes_every_factor(fixture_repo):
-    card = _card(fixture_repo)
-    assert [row.number for row in card.rows] == list(range(1, 13))
-    assert set(_statuses(card).values()) == {PASS}, card.text()
-    assert all(row.evidence for row in card.rows)
+# ------------------------------------------------------------- the fake fails what it fakes
+def test_versioning_fails_naming_a_raw_month_the_remote_lost():
+    evidence = good_evidence()
+    evidence.data_versions[1] = replace(evidence.data_versions[1], in_cache=False, in_remote=False)
+    verdict = row(evidence, "versioning")
+    assert verdict.status == FAIL
+    assert any("MISSING raw flights/2013-02.parquet" in line for line in verdict.evidence)
+    # the same data version is what makes the champion unreproducible
+    assert row(evidence, "reproducibility").status == FAIL
 
 
-def _edit(relative: str, old: str, new: str) -> Callable[[Path], None]:
-    def apply(repo: Path) -> None:
-        path = repo / relative
-        text = path.read_text()
-        assert old in text, f"fixture {relative} lacks {old!r}"
-        path.write_text(text.replace(old, new))
-
-    return apply
+def test_versioning_fails_when_the_champions_commit_is_not_in_git():
+    verdict = row(replace(good_evidence(), commit_exists=False), "versioning")
+    assert verdict.status == FAIL and "is not in git" in " ".join(verdict.evidence)
 
 
-def _write(relative: str, content: str) -> Callable[[Path], None]:
-    def apply(repo: Path) -> None:
-        (repo / relative).write_text(content)
-
-    return apply
-
-
-def _remove(relative: str) -> Callable[[Path], None]:
-    def apply(repo: Path) -> None:
-        (repo / relative).unlink()
-
-    return apply
+def test_features_fails_when_the_served_contract_is_not_the_trained_one():
+    evidence = good_evidence()
+    # The fake's contract file says distance is text; the model was trained on numbers.
+    evidence.bento.contract_columns = [("origin", "string"), ("distance", "string")]
+    verdict = row(evidence, "features")
+    assert verdict.status == FAIL
+    assert "distance: trained double, served string" in verdict.evidence
 
 
-DEFS = "projects/demo/src/demo/defs"
-FILE_BREAKS = {
-    "versioning": _write(
-        f"{DEFS}/raw.py",
-        '"""Raw data, written in place."""\n\n\ndef raw_file(path):\n    return path\n',
-    ),
-    "features": _remove("projects/demo/src/demo/contract.py"),
-    "config": _edit(f"{DEFS}/training.py", "config.seed)", "config.seed)\n\n\nSPLIT = '2013-11'"),
-    "reproducibility": _remove("uv.lock"),
-    "testing": _remove("projects/demo/tests/test_serving.py"),
-    "drift": _remove(f"{DEFS}/sensors.py"),
-    "skew": _edit(
-        f"{DEFS}/training.py",
-        'modeling.build_pipeline(["x"], [], "logistic_regression", {}, config.seed)',
-        "object()",
-    ),
-    "monitoring": _edit(
-        "bentos/demo/service.py",
-        'profiles them with whylogs and\nexposes request counts on /metrics."""',
-        'and answers."""',
-    ),
-}
-STATE_BREAKS = {
-    "tracking": {"artifacts": ["plots", "model"]},  # no manifest.json logged
-    "reports": {"training_set_report": False},
-    "comparability": {"holdouts_by_pipeline": {"first": HOLDOUT, "second": "o" * 32}},
-    "deployability": {"bento_tag": None},
-}
+def test_features_fails_when_the_feature_service_is_not_registered():
+    verdict = row(replace(good_evidence(), registry_services=["other_v2"]), "features")
+    assert verdict.status == FAIL and "demo_v1" in verdict.evidence[0]
 
 
-def _only_failure(card, factor: str) -> None:
-    statuses = _statuses(card)
-    failing = sorted(key for key, status in statuses.items() if status == FAIL)
-    assert failing == [factor], card.text()
-    assert not [key for key, status in statuses.items() if status == WARN], card.text()
+def test_config_fails_when_the_recorded_config_does_not_reload():
+    from twelve.core.config import config_hash
+    from twelve.proof.gather import config_error
+
+    evidence = good_evidence()
+    broken = {**evidence.manifest["config"], "first_month": "2013-13", "extra_knob": 1}
+    evidence.manifest.update(config=broken, config_hash=config_hash(broken))
+    evidence.config_error = config_error(broken)
+    verdict = row(evidence, "config")
+    assert verdict.status == FAIL and "does not reload" in verdict.evidence[-1]
+    assert "first_month" in verdict.evidence[-1]
 
 
-@pytest.mark.parametrize("factor", sorted(FILE_BREAKS))
-def test_a_fixture_breaking_one_factor_in_its_files_fails_exactly_that_row(fixture_repo, factor):
-    if factor == "monitoring":
-        # Remove the profiling stand-in too, so the service really profiles nothing.
-        _edit("bentos/demo/service.py", "def profile_rows(rows):", "def rows_of(rows):")(
-            fixture_repo
-        )
-        _edit("bentos/demo/service.py", "whylogs rolling profile of", "list of")(fixture_repo)
-    FILE_BREAKS[factor](fixture_repo)
-    _only_failure(_card(fixture_repo), factor)
+def test_config_fails_when_the_recorded_config_was_altered():
+    evidence = good_evidence()
+    evidence.manifest["config"] = {**evidence.manifest["config"], "seed": 7}
+    assert row(evidence, "config").status == FAIL
 
 
-@pytest.mark.parametrize("factor", sorted(STATE_BREAKS))
-def test_a_run_state_breaking_one_factor_fails_exactly_that_row(fixture_repo, factor):
-    _only_failure(_card(fixture_repo, replace(good_state(), **STATE_BREAKS[factor])), factor)
+def test_reproducibility_warns_until_reproduced_and_fails_on_a_mismatch():
+    assert row(replace(good_evidence(), reproductions=[]), "reproducibility").status == WARN
+    mismatch = [Reproduction("rep2", "mismatch", "metric roc_auc: 0.70 vs 0.69")]
+    verdict = row(replace(good_evidence(), reproductions=mismatch), "reproducibility")
+    assert verdict.status == FAIL and "roc_auc" in verdict.evidence[-1]
 
 
-def test_a_literal_date_is_reported_with_file_and_line(fixture_repo):
-    FILE_BREAKS["config"](fixture_repo)
-    (row,) = [row for row in _card(fixture_repo).rows if row.key == "config"]
-    assert any(item.startswith(f"{DEFS}/training.py:11:") for item in row.evidence), row.evidence
-
-
-def test_a_project_never_trained_fails_the_factors_that_need_a_run(fixture_repo):
-    statuses = _statuses(_card(fixture_repo, RunState()))
-    assert statuses["tracking"] == statuses["deployability"] == FAIL
-    assert statuses["reproducibility"] == FAIL  # nothing to reproduce from
-    assert statuses["versioning"] == statuses["reports"] == WARN
-
-
-def test_a_failed_reproduction_fails_factor_4(fixture_repo):
-    card = _card(fixture_repo, replace(good_state(), reproduction_verdict="mismatch"))
-    _only_failure(card, "reproducibility")
-
-
-def test_the_flight_delay_project_passes_what_is_built_and_names_what_is_not():
-    project = twelve_paths.REPO_ROOT / "projects" / "flight_delays"
-    state = replace(
-        good_state(),
-        tags={"twelve.holdout_md5": HOLDOUT, "twelve.pipeline": "hist_gradient_boosting"},
-        holdouts_by_pipeline={"hist_gradient_boosting": HOLDOUT, "logistic_regression": HOLDOUT},
+def test_testing_fails_a_parity_test_that_compares_constants(fake_repo, tmp_path):
+    """The fake's `assert [0.1] == [0.1]` passes, and records no served-vs-offline check."""
+    home = tmp_path / "home"
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pytest",
+            "-q",
+            "-p",
+            "twelve.testing",
+            "-p",
+            "no:cacheprovider",
+            "--rootdir",
+            str(fake_repo),
+            str(fake_repo / "projects/demo/tests/test_serving.py"),
+        ],
+        env={**__import__("os").environ, "TWELVE_HOME": str(home)},
+        capture_output=True,
+        text=True,
+        check=False,
     )
-    card = audit.audit(project, state=state)
-    statuses = _statuses(card)
-    # Built and shipped: these rest on the files of this checkout and must hold.
-    for factor in ("versioning", "features", "config", "reproducibility", "tracking", "reports"):
-        assert statuses[factor] == PASS, card.text()
-    for factor in ("skew", "comparability", "deployability"):
-        assert statuses[factor] == PASS, card.text()
-    (features,) = [row for row in card.rows if row.key == "features"]
-    assert any("flight_delay_v1" in item for item in features.evidence)
-    (comparability,) = [row for row in card.rows if row.key == "comparability"]
-    assert "logistic_regression" in comparability.evidence[0]
-    # Drift, monitoring and the parity test are scored from what exists: each names it.
-    evidence = {row.key: " ".join(row.evidence) for row in card.rows}
-    for factor in ("testing", "drift", "monitoring"):
-        assert statuses[factor] == PASS, card.text()
-    assert "drift sensor drift_retraining in projects/flight_delays" in evidence["drift"]
-    assert "tests/test_serving_bento.py" in evidence["testing"]
-    assert (
-        "profiled: " in evidence["monitoring"]
-        and "bentos/flight_delay/service.py" in (evidence["monitoring"])
-    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    commit, _ = git_state(fake_repo / "projects" / "demo")
+    record = read_record(record_path(home, "demo", commit))
+    assert record is not None and record.passed == 1 and not record.parity
+    evidence = good_evidence()
+    evidence.manifest["git_commit"] = commit
+    verdict = row(replace(evidence, tests=record), "testing")
+    assert verdict.status == FAIL
+    assert "no passing test compared served and offline predictions" in " ".join(verdict.evidence)
 
 
-def test_the_command_prints_json_and_exits_1_on_a_failing_factor(fixture_repo, twelve_env, capsys):
-    _remove(f"{DEFS}/sensors.py")(fixture_repo)
-    parser = argparse.ArgumentParser()
-    audit_command.register(parser.add_subparsers())
-    args = parser.parse_args(["audit", str(fixture_repo / "projects" / "demo"), "--json"])
-
-    code = args.func(args)
-
-    data = json.loads(capsys.readouterr().out)
-    assert code == 1
-    assert data["project"] == "demo" and len(data["rows"]) == 12
-    by_key = {row["key"]: row for row in data["rows"]}
-    assert by_key["drift"]["status"] == FAIL
-    # The throw-away stores hold no run: the factors that need one fail and say so.
-    assert by_key["tracking"]["status"] == FAIL
-    assert any("experiment demo does not exist" in item for item in by_key["tracking"]["evidence"])
+def test_testing_warns_when_the_champions_commit_has_no_record():
+    verdict = row(replace(good_evidence(), tests=None), "testing")
+    assert verdict.status == WARN and "never recorded" in verdict.evidence[0]
 
 
-# ------------------------------------------------------- evidence belongs to the audited project
-def test_another_projects_bento_is_no_evidence_for_this_one(fixture_repo):
-    (fixture_repo / "bentos" / "demo").rename(fixture_repo / "bentos" / "other")
-    statuses = _statuses(_card(fixture_repo))
-    assert statuses["skew"] == statuses["monitoring"] == FAIL
-    # A bento folder of another name is the project's when its bentofile says so.
-    bentofile = fixture_repo / "bentos" / "other" / "bentofile.yaml"
-    bentofile.write_text(bentofile.read_text() + "labels:\n  project: demo\n")
-    assert set(_statuses(_card(fixture_repo)).values()) == {PASS}
+def test_drift_fails_when_the_sensor_skips_a_drift(fake_repo):
+    """The fake's sensor is evaluated by Dagster: it skips, whatever the drift check found."""
+    import dagster as dg
+
+    sensors = _load(fake_repo / "projects/demo/src/demo/defs/sensors.py")
+    results = [sensors.drift_sensor.evaluate_tick(dg.build_sensor_context()) for _ in range(3)]
+    ticks = {"SKIPPED": sum(bool(r.skip_message) and not r.run_requests for r in results)}
+    assert ticks == {"SKIPPED": 3}
+    evidence = replace(good_evidence(), sensor_ticks=ticks, sensor_runs=0)
+    verdict = row(evidence, "drift")
+    assert verdict.status == FAIL
+    assert "never requested a run" in verdict.evidence[-1]
 
 
-@pytest.mark.parametrize(("names_the_project", "expected"), [(False, FAIL), (True, PASS)])
-def test_a_repository_parity_test_counts_only_when_it_names_the_project(
-    fixture_repo, names_the_project, expected
-):
-    parity = fixture_repo / "projects/demo/tests/test_serving.py"
-    text = parity.read_text()
-    parity.unlink()
-    if names_the_project:
-        text = text.replace('"""The served model', '"""The demo bento: the served model')
-    (fixture_repo / "tests").mkdir()
-    (fixture_repo / "tests" / "test_parity.py").write_text(text)
-    assert _statuses(_card(fixture_repo))["testing"] == expected
+def test_drift_warns_when_the_newest_month_was_never_checked():
+    checks = [DriftCheck("2013-01-01", "no drift", 50.0)]
+    verdict = row(replace(good_evidence(), drift_checks=checks), "drift")
+    assert verdict.status == WARN and "2013-02-01" in verdict.evidence[0]
 
 
-def test_the_pipeline_may_be_built_in_a_model_module_of_the_package(fixture_repo):
-    training = fixture_repo / DEFS / "training.py"
-    call = 'modeling.build_pipeline(["x"], [], "logistic_regression", {}, config.seed)'
-    training.write_text(training.read_text().replace(call, "transforms.model(config)"))
-    assert _statuses(_card(fixture_repo))["skew"] == FAIL
-    transforms = fixture_repo / "projects/demo/src/demo/transforms.py"
-    transforms.write_text(transforms.read_text() + f"\n\ndef model(config):\n    return {call}\n")
-    assert _statuses(_card(fixture_repo))["skew"] == PASS
+def test_tracking_fails_a_run_without_its_manifest_artifact():
+    verdict = row(replace(good_evidence(), artifacts=["model"]), "tracking")
+    assert verdict.status == FAIL and "manifest.json artifact: MISSING" in verdict.evidence
 
 
-def test_a_data_version_is_documented_under_any_data_set_name(tmp_path):
-    import pandas as pd
-
-    from twelve.monitoring import reports
-    from twelve.monitoring.profiling import ProfileStore, profile_frame
-
-    store = ProfileStore(tmp_path / "profiles")
-    view = profile_frame(pd.DataFrame({"x": [1.0, 2.0, 3.0]}))
-    store.write("churn_training_set", "a" * 32, view)
-    store.write("training_set", "b" * 32, view)
-    reports.write_report(
-        "<html></html>", reports.report_path("churn_training_set", "a" * 32, tmp_path)
-    )
-    assert audit.documented("a" * 32, store, tmp_path) == (True, True)
-    assert audit.documented("b" * 32, store, tmp_path) == (True, False)  # no report
-    assert audit.documented("c" * 32, store, tmp_path) == (False, False)
+def test_reports_fails_a_training_set_without_a_report():
+    assert row(replace(good_evidence(), training_set_report=False), "reports").status == FAIL
 
 
-def test_a_project_configuring_the_monitoring_blocks_passes_drift_and_reports(fixture_repo):
-    # The blocks of the library, configured in YAML, instead of the project's own modules.
-    _remove(f"{DEFS}/sensors.py")(fixture_repo)
-    _remove(f"{DEFS}/profiles.py")(fixture_repo)
-    for folder, kind in (("continuous_training", "ContinuousTraining"),
-                         ("data_reports", "DataReports")):  # fmt: skip
-        block = fixture_repo / DEFS / folder / "defs.yaml"
-        block.parent.mkdir()
-        block.write_text(f"type: twelve.monitoring.component.{kind}\n")
+def test_skew_and_monitoring_fail_a_service_that_profiles_nothing(fake_repo, tmp_path):
+    """The fake service answers, profiles nothing; the serving window then finds no profile."""
+    service = _load(fake_repo / "bentos/demo/service.py")
+    assert service.profile_rows([{"x": 1}, {"x": 2}]) == 2
+    served = served_profiles(MODEL_TAG, root=tmp_path / "serving_profiles")
+    assert served == []
+    evidence = replace(good_evidence(), served_profiles=served, serving_skew_profiles=0)
+    for factor in ("skew", "monitoring"):
+        verdict = row(evidence, factor)
+        assert verdict.status == FAIL and "without profiling" in verdict.evidence[0]
 
-    card = _card(fixture_repo)
 
-    assert set(_statuses(card).values()) == {PASS}, card.text()
-    evidence = {row.key: " ".join(row.evidence) for row in card.rows}
-    assert (
-        f"drift sensor drift_retraining in {DEFS}/continuous_training/defs.yaml"
-        in (evidence["drift"])
-    )
-    assert f"{DEFS}/data_reports/defs.yaml" in evidence["reports"]
+def test_skew_and_monitoring_warn_when_never_served():
+    evidence = replace(good_evidence(), served_profiles=[], serving_skew_profiles=None)
+    assert row(evidence, "skew").status == row(evidence, "monitoring").status == WARN
+
+
+def test_monitoring_fails_profiles_of_zero_rows():
+    empty = [ServedProfile("p.bin", 0, "demo:x", "t" * 32)]
+    assert row(replace(good_evidence(), served_profiles=empty), "monitoring").status == FAIL
+
+
+def test_skew_fails_when_served_profiles_reference_another_training_set():
+    other = [ServedProfile("p.bin", 10, "demo:x", "o" * 32)]
+    assert row(replace(good_evidence(), served_profiles=other), "skew").status == FAIL
+
+
+def test_comparability_fails_when_a_pipeline_was_scored_on_another_holdout():
+    evidence = replace(good_evidence(), holdouts_by_pipeline={"first": "h" * 32, "b": "o" * 32})
+    assert row(evidence, "comparability").status == FAIL
+
+
+def test_deployability_fails_when_the_bento_model_is_not_the_registered_one():
+    evidence = good_evidence()
+    evidence.bento.model_hash = "x" * 32
+    verdict = row(evidence, "deployability")
+    assert verdict.status == FAIL and "hashes to xxxxxxxxxxxx" in verdict.evidence[-1]
+
+
+def test_deployability_fails_without_a_bento_or_its_dockerfile():
+    assert row(replace(good_evidence(), bento=None), "deployability").status == FAIL
+    evidence = good_evidence()
+    evidence.bento.dockerfile = False
+    assert row(evidence, "deployability").status == FAIL
+
+
+def test_a_project_without_a_champion_fails_what_needs_one_and_says_why():
+    from twelve.proof.evidence import Evidence
+
+    evidence = Evidence(project="demo", registered_model="demo", drift_checks=[], sensor_ticks={})
+    card = rules.score(evidence)
+    assert {r.key for r in card.failed} == set(rules.RULES) - {"drift"}
+    assert "holds the champion alias" in card.rows[0].evidence[0]
+
+
+def test_the_fake_fixture_has_what_it_fakes():
+    """The fake names every right thing: if one goes missing, the tests above prove less."""
+    assert (FAKE / "projects/demo/src/demo/contract.py").is_file()
+    assert "SkipReason" in (FAKE / "projects/demo/src/demo/defs/sensors.py").read_text()
+    assert "[0.1] == [0.1]" in (FAKE / "projects/demo/tests/test_serving.py").read_text()
+    assert "whylogs" in (FAKE / "bentos/demo/service.py").read_text()
+    assert COLUMNS  # the trained columns the fake contract is compared with

@@ -299,3 +299,11 @@ def test_the_comparison_names_a_changed_lock_file_and_metric_drift():
     )
     (raw_row,) = [row for row in raw if row.name == "raw_inputs"]
     assert not raw_row.matches and raw_row.note == "differing: b"
+
+
+def test_the_evaluation_steps_metrics_on_the_training_run_are_not_compared():
+    """`eval_*` are logged later by the evaluation step, which a reproduction does not re-run."""
+    from twelve.proof.compare import compare_metrics
+
+    rows = compare_metrics({"roc_auc": 0.7, "eval_baseline_roc_auc": 0.53}, {"roc_auc": 0.7})
+    assert [(row.name, row.matches) for row in rows] == [("roc_auc", True)]

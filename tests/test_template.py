@@ -333,11 +333,12 @@ def test_twelve_audit_of_the_run_project_fails_no_factor(baked, project_tests):
     card = json.loads(audited.stdout)
     statuses = {row["key"]: row["status"] for row in card["rows"]}
     assert audited.returncode == 0 and "fail" not in statuses.values(), audited.stdout
-    # Nothing left to warn about either: the run was made from a committed checkout, and every
-    # run-state factor found its evidence in the stores.
-    assert set(statuses.values()) == {"pass"}, audited.stdout
+    # What the golden path itself makes is judged from its evidence in the stores and passes;
+    # reproduction, drift checks and served traffic are not part of it (they may warn).
+    for factor in ("features", "config", "tracking", "reports", "comparability", "deployability"):
+        assert statuses[factor] == "pass", audited.stdout
     evidence = {row["key"]: " ".join(row["evidence"]) for row in card["rows"]}
-    assert f"bentos/{bake.name}/service.py" in evidence["monitoring"]
+    assert "hashes to the registered one" in evidence["deployability"]
     assert f"bento {bake.name}:" in evidence["deployability"]
     assert "profile and HTML report stored" in evidence["reports"]
 

@@ -19,6 +19,10 @@ METRIC_TOLERANCE = 1e-6
 PREDICTION_TOLERANCE = 1e-6
 # Metrics a run logs that measure the machine, not the model: never compared.
 TIMING_METRICS = frozenset({"fit_seconds"})
+# Metrics the evaluation step logs onto the training run afterwards (the gate's baseline and the
+# champion of that moment, `twelve.training.evaluation_step`): not the training's output, and the
+# reproduction re-runs the training only. Never compared.
+EVALUATION_PREFIX = "eval_"
 # Manifest entries that must be equal (the reproduced run's own ids, time stamps differ).
 COMPARED_MANIFEST_KEYS = (
     "git_commit",
@@ -171,10 +175,11 @@ def compare_metrics(
     names: Sequence[str] | None = None,
     tolerance: float = METRIC_TOLERANCE,
 ) -> list[Row]:
-    """One row per metric the original run recorded (timings left out): equal within
-    ``tolerance`` (pure)."""
+    """One row per metric the original run recorded (timings and the evaluation step's left
+    out): equal within ``tolerance`` (pure)."""
     rows = []
-    for name in names if names is not None else sorted(set(recorded) - TIMING_METRICS):
+    compared = {m for m in recorded if not m.startswith(EVALUATION_PREFIX)} - TIMING_METRICS
+    for name in names if names is not None else sorted(compared):
         if name not in recorded:
             continue
         before = float(recorded[name])
