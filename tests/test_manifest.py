@@ -145,6 +145,17 @@ def test_ignored_files_do_not_make_the_tree_dirty(repo):
     assert manifest.git_state_of(repo).dirty is False
 
 
+def test_a_new_data_versions_dvc_files_do_not_make_the_tree_dirty(repo):
+    """The pointer and the .gitignore DVC writes for new data (its md5 is in the manifest)."""
+    raw = repo / "raw" / "events"
+    raw.mkdir(parents=True)
+    (raw / "2024-01.parquet.dvc").write_text("outs:\n- md5: 0123\n  path: 2024-01.parquet\n")
+    (raw / ".gitignore").write_text("/2024-01.parquet\n")
+    assert manifest.git_state_of(repo).dirty is False
+    (raw / "reader.py").write_text("x = 1\n")  # code beside them still counts
+    assert manifest.git_state_of(repo).dirty is True
+
+
 def test_no_repository_or_no_commit_is_a_clear_error(tmp_path):
     with pytest.raises(RuntimeError, match="rev-parse"):
         manifest.git_state_of(tmp_path)

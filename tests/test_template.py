@@ -243,7 +243,16 @@ def test_the_ci_workflow_is_valid_and_runs_lint_tests_and_the_strict_audit(baked
     runs = [step.get("run", "") for step in job["steps"]]
     assert any(f"pytest projects/{bake.name}/tests" in run for run in runs)
     assert any(f"projects/{bake.name}/.pre-commit-config.yaml" in run for run in runs)
-    assert any(f"twelve audit {bake.name} --strict" in run for run in runs)
+    # The audit reads evidence: every step that makes some runs before it, in this order.
+    order = [
+        f"pytest projects/{bake.name}/tests",
+        f"twelve run {bake.name} --sensor",
+        f"twelve serve {bake.name} --check",
+        f"twelve reproduce champion --project {bake.name}",
+        f"twelve audit {bake.name} --strict",
+    ]
+    positions = [next(i for i, run in enumerate(runs) if step in run) for step in order]
+    assert positions == sorted(positions), runs
     assert f"projects/{bake.name}/**" in workflow[True]["pull_request"]["paths"]
 
 

@@ -122,7 +122,20 @@ def cmd_run(args: argparse.Namespace) -> int:
         log.error("the failed run is in the Dagster UI (`make ui`) with its logs")
         return EXIT_FAILED
     _print_summary(args.project, summary, instance, defs)
+    if args.sensor:
+        return _run_sensor(defs, instance)
     return EXIT_OK
+
+
+def _run_sensor(defs, instance) -> int:
+    """``--sensor``: the retraining sensor evaluated as the daemon would, its runs executed."""
+    from twelve.cli import sensor_ticks
+    from twelve.monitoring.sensor import SENSOR_NAME
+
+    launched = sensor_ticks.tick_until_quiet(defs, instance, SENSOR_NAME, progress=log.info)
+    failed = [run for run in launched if not run.success]
+    log.info("sensor %s: %d run(s), %d failed", SENSOR_NAME, len(launched), len(failed))
+    return EXIT_FAILED if failed else EXIT_OK
 
 
 def _read_run_config(path: str) -> dict:
@@ -190,6 +203,12 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument(
         "--run-config",
         help="YAML run config of the main job's assets ({ops: {asset: {config: ...}}})",
+    )
+    run.add_argument(
+        "--sensor",
+        action="store_true",
+        help="then evaluate the retraining sensor as the daemon would and run what it requests "
+        "(drift checks of the arrived months, a retraining on evidence) until it is quiet",
     )
     run.add_argument("--partitioned-job", default="monthly_arrival")
     run.add_argument("--main-job", default="golden_path")

@@ -116,6 +116,39 @@ def launch(
     return launched
 
 
+def tick_until_quiet(
+    defs: dg.Definitions,
+    instance: dg.DagsterInstance,
+    sensor_name: str,
+    progress=log.info,
+    limit: int = 5,
+) -> list[LaunchedRun]:
+    """Tick the sensor from no cursor, running what it requests, until it requests nothing new.
+
+    From no cursor the sensor reads everything recorded; run keys already used are skipped, so a
+    second call launches nothing twice (``twelve run --sensor``).
+
+    Raises:
+        RuntimeError: it still requested runs after ``limit`` ticks.
+    """
+    cursor: str | None = None
+    launched: list[LaunchedRun] = []
+    for _ in range(limit):
+        evaluated = tick(defs, sensor_name, instance, cursor)
+        cursor = evaluated.cursor
+        fresh = [run for run in map(lambda r: launch(defs, instance, sensor_name, r),
+                                    evaluated.requests) if not run.skipped]  # fmt: skip
+        for run in fresh:
+            progress(f"sensor {sensor_name} -> {run.job} {run.partition or ''} "
+                     f"{'ok' if run.success else 'FAILED: ' + run.error}")  # fmt: skip
+        launched += fresh
+        if not fresh:
+            if evaluated.skip_message:
+                progress(f"sensor {sensor_name}: {evaluated.skip_message}")
+            return launched
+    raise RuntimeError(f"the sensor {sensor_name} still requested runs after {limit} ticks")
+
+
 def _headline(message: str) -> str:
     """The first lines of an error message that say something (not the exception's class)."""
     lines = [line.strip() for line in message.strip().splitlines() if line.strip()]

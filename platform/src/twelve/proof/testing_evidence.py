@@ -99,12 +99,15 @@ def git_state(folder: Path) -> tuple[str, bool]:
     )
     if head.returncode != 0:
         return "", False
+    from twelve.training.manifest import code_changes
+
     status = subprocess.run(
-        ["git", "-C", str(folder), "status", "--porcelain", "--untracked-files=normal"],
+        ["git", "-C", str(folder), "status", "--porcelain", "--untracked-files=all"],
         capture_output=True,
         text=True,
     )
-    return head.stdout.strip(), bool(status.stdout.strip())
+    # Dirty as a training run's manifest says it (the same rule: twelve.training.manifest).
+    return head.stdout.strip(), bool(code_changes(status.stdout))
 
 
 def record_path(home: Path, project: str, commit: str) -> Path:

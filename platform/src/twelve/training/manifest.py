@@ -66,7 +66,9 @@ def git_state_of(repo_dir: str | Path) -> GitState:
     """The commit checked out in ``repo_dir`` and whether there are uncommitted changes.
 
     Untracked files count as changes (new code that is not committed); git-ignored files such as
-    data and run state do not.
+    data and run state do not, nor do DVC's own files for new data versions (a ``.dvc`` pointer
+    and the ``.gitignore`` DVC writes beside it): the manifest records every data version by its
+    md5 itself, and a reproduction restores them from there, not from the pointers.
 
     Args:
         repo_dir: a folder inside a git work tree.
@@ -79,8 +81,21 @@ def git_state_of(repo_dir: str | Path) -> GitState:
     """
     repo_dir = Path(repo_dir)
     commit = _git(repo_dir, "rev-parse", "--verify", "HEAD").strip()
-    status = _git(repo_dir, "status", "--porcelain", "--untracked-files=normal")
-    return GitState(commit=commit, dirty=bool(status.strip()))
+    status = _git(repo_dir, "status", "--porcelain", "--untracked-files=all")
+    return GitState(commit=commit, dirty=bool(code_changes(status)))
+
+
+def code_changes(porcelain: str) -> list[str]:
+    """The changed paths of ``git status --porcelain`` output, DVC's data-version files aside."""
+    changed = []
+    for line in porcelain.splitlines():
+        path = line[3:].strip().strip('"')
+        untracked = line.startswith("??")
+        if untracked and (path.endswith(".dvc") or path.endswith("/.gitignore")):
+            continue  # a new data version's pointer (recorded by md5 in the manifest)
+        if line.strip():
+            changed.append(path)
+    return changed
 
 
 def raw_input_versions(raw_dir: str | Path) -> dict[str, str]:

@@ -54,6 +54,12 @@ def register(subparsers) -> None:
     parser.add_argument("--tag", help="serve this bento tag instead (e.g. a challenger's)")
     parser.add_argument("--port", type=int, default=3001, help="port on 127.0.0.1 (3001)")
     parser.add_argument(
+        "--check",
+        action="store_true",
+        help="serve on a free port, send the version's holdout, compare the answers with the "
+        "offline predictions, stop (exit 0 equal, 1 different)",
+    )
+    parser.add_argument(
         "--dry-run", action="store_true", help="print the choice and the command, do not serve"
     )
     parser.set_defaults(func=run)
@@ -88,6 +94,31 @@ def choose_bento(client, registered_model: str, alias: str) -> ServedChoice:
     return ServedChoice(tag, registered_model, str(version.version), alias)
 
 
+def _check(args: argparse.Namespace, choice: ServedChoice, home) -> int:
+    """``--check``: serve, send the version's holdout, compare with the offline answers."""
+    from twelve.cli.main import EXIT_FAILED, EXIT_OK, UsageError
+    from twelve.core.project import Project
+    from twelve.deploy.served_check import check_served
+
+    if not choice.version:
+        raise UsageError("--check compares with a registered version: use --alias, not --tag")
+    try:
+        checked = check_served(
+            Project.of_package(args.project), choice.bento_tag, choice.registered_model,
+            choice.version, home,
+        )  # fmt: skip
+    except AssertionError as error:
+        log.error("served answers differ from the offline ones: %s", error)
+        return EXIT_FAILED
+    parity = checked.parity
+    sys.stdout.write(
+        f"{choice.describe()}: {parity.rows} holdout rows served, max |served - offline| "
+        f"{parity.max_abs_difference:.3g} (tolerance {parity.tolerance:.0e}); the bento "
+        "profiled what it served (twelve audit reads it)\n"
+    )
+    return EXIT_OK
+
+
 def run(args: argparse.Namespace) -> int:
     """Resolve the bento, say which, then exec ``bentoml serve``."""
     from twelve.cli.main import EXIT_OK, UsageError
@@ -115,11 +146,14 @@ def run(args: argparse.Namespace) -> int:
         sys.executable, "-m", "bentoml", "serve", choice.bento_tag,
         "--host", "127.0.0.1", "--port", str(args.port),
     ]  # fmt: skip
+    if args.check:
+        return _check(args, choice, home)
     log.info("serving %s", choice.describe())
     log.info("on http://127.0.0.1:%d (BENTOML_HOME %s)", args.port, home)
     if args.dry_run:
         sys.stdout.write(" ".join(command) + "\n")
         return EXIT_OK
+
     sys.stderr.flush()
     os.execve(sys.executable, command, bentoml_env(home))
     return EXIT_OK  # not reached: the process is bentoml serve now
