@@ -10,8 +10,9 @@ folders, no ``TWELVE_*`` / ``DAGSTER_HOME`` / ``BENTOML_HOME`` / virtualenv from
 3. ``twelve reproduce`` of the champion's run exits 0;
 4. ``make serve`` serves the champion's bento (it says which) and ``/readyz`` answers 200;
 5. a ``twelve new`` that fails (``uv lock`` cannot resolve) leaves ``git status`` clean;
-6. ``twelve new parcel_returns``, ``make install``, ``twelve run parcel_returns`` and
-   ``twelve audit parcel_returns`` succeed.
+6. ``twelve new parcel_returns``, ``make install``, then every step of the CI workflow it writes
+   (hooks, tests, golden path and sensor, served check, reproduction, ``twelve audit --strict``)
+   succeed.
 
 Slow by nature (about 10 minutes on 2 cores, downloads included): marked ``fresh``, run by
 ``make test-fresh``, which ``.ci/run`` calls after ``make test``. Each step's output is in
@@ -187,16 +188,26 @@ def test_a_failing_twelve_new_leaves_git_status_clean(newcomer):
     assert status == "", status
 
 
-def test_a_new_project_is_generated_installed_run_and_audited(newcomer):
+def test_a_new_projects_ci_workflow_passes_step_by_step(newcomer):
+    """``twelve new``, ``make install``, a commit, then every step of the CI workflow it wrote
+    (after its install step), as GitHub would run them: hooks, tests, golden path with the
+    sensor, the served check, the reproduction of the champion and ``twelve audit --strict``."""
+    import yaml
+
     newcomer.run("new", [".venv/bin/twelve", "new", "parcel_returns"], 900)
     newcomer.run("install-new", ["make", "install"], 900)
-    newcomer.run("run-new", [".venv/bin/twelve", "run", "parcel_returns"], 1200)
-    code, output = newcomer.run(
-        "audit-new", [".venv/bin/twelve", "audit", "parcel_returns"], 600, check=False
-    )
-    print(
-        "\ntwelve new / make install / twelve run / twelve audit: "
-        + " / ".join(f"{newcomer.seconds[s]:.0f} s" for s in ("new", "install-new", "run-new"))
-        + f" / {newcomer.seconds['audit-new']:.0f} s"
-    )
-    assert code == 0, output[-5000:]
+    git = ["git", "-c", "user.name=newcomer", "-c", "user.email=newcomer@localhost"]
+    newcomer.run("commit-new", [*git, "add", "-A"], 60)
+    newcomer.run("commit-new", [*git, "commit", "-q", "-m", "parcel_returns"], 60)
+    workflow = yaml.safe_load((newcomer.clone / ".github/workflows/parcel_returns.yml").read_text())
+    (job,) = workflow["jobs"].values()
+    names = [step.get("name", "") for step in job["steps"]]
+    steps = job["steps"][names.index("Install (.venv from uv.lock, the dbt manifests)") + 1 :]
+    timings = []
+    for number, step in enumerate(steps, start=1):
+        key = f"ci-{number}"
+        code, output = newcomer.run(key, ["bash", "-e", "-c", step["run"]], 1800, check=False)
+        timings.append(f"{step['name']}: {newcomer.seconds[key]:.0f} s")
+        assert code == 0, f"CI step {step['name']!r} exited {code}:\n{output[-5000:]}"
+    print("\nthe generated CI workflow on a fresh clone:\n  " + "\n  ".join(timings))
+    assert "twelve audit parcel_returns --strict" in steps[-1]["run"]
