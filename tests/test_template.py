@@ -179,7 +179,8 @@ def test_no_template_syntax_is_left(baked):
         assert "cookiecutter" not in text, relative
         # dbt's own Jinja ({{ ref(...) }}, {{ env_var(...) }}) is meant to stay in the dbt files.
         if "/dbt/" not in relative:
-            assert "{{" not in text and "{%" not in text, relative
+            assert "{{" not in text, relative
+            assert "{%" not in text, relative
 
 
 @pytest.mark.slow
@@ -247,8 +248,10 @@ def project_tests(baked, tmp_path_factory) -> tuple[subprocess.CompletedProcess,
 def test_the_generated_project_passes_its_own_tests(project_tests):
     completed, _ = project_tests
     assert completed.returncode == 0, completed.stdout[-6000:] + completed.stderr[-3000:]
-    assert " passed" in completed.stdout and " failed" not in completed.stdout
-    assert " skipped" not in completed.stdout and " deselected" not in completed.stdout
+    assert " passed" in completed.stdout
+    assert " failed" not in completed.stdout
+    assert " skipped" not in completed.stdout
+    assert " deselected" not in completed.stdout
 
 
 @pytest.mark.slow
@@ -275,7 +278,8 @@ def test_twelve_audit_of_the_run_project_fails_no_factor(baked, project_tests):
     )
     card = json.loads(audited.stdout)
     statuses = {row["key"]: row["status"] for row in card["rows"]}
-    assert audited.returncode == 0 and "fail" not in statuses.values(), audited.stdout
+    assert audited.returncode == 0, audited.stdout
+    assert "fail" not in statuses.values(), audited.stdout
     # Nothing left to warn about either: the run was made from a committed checkout, and every
     # run-state factor found its evidence in the stores.
     assert set(statuses.values()) == {"pass"}, audited.stdout
@@ -483,7 +487,8 @@ def test_the_new_member_is_added_to_the_lock_file_with_an_empty_uv_cache(tmp_pat
     before = _locked_versions((REPO_ROOT / "uv.lock").read_text())
     assert scaffold.update_lock(tmp_path) is True
     lock = (tmp_path / "uv.lock").read_text()
-    assert 'name = "churn"' in lock and 'source = { editable = "projects/churn" }' in lock
+    assert 'name = "churn"' in lock
+    assert 'source = { editable = "projects/churn" }' in lock
     after = _locked_versions(lock)
     assert {name: after.get(name) for name in before} == before  # nothing re-resolved
     assert set(after) - set(before) == {"churn"}
@@ -545,7 +550,8 @@ def test_the_leaderboard_ranks_regression_runs_by_error_and_adds_only_present_co
     board = leaderboard.build([_run("worse", rmse=2.0), _run("best", rmse=0.5)], experiment="e",
                               metric="rmse")  # fmt: skip
     assert [entry.run.run_id for entry in board.groups[0].entries] == ["best", "worse"]
-    assert "rmse" in leaderboard.text_table(board) and "rmse" in leaderboard.render_html(board)
+    assert "rmse" in leaderboard.text_table(board)
+    assert "rmse" in leaderboard.render_html(board)
     # A classification board keeps exactly its columns.
     classic = leaderboard.build([_run("a", roc_auc=0.7)], experiment="e")
     assert "rmse" not in leaderboard.text_table(classic)

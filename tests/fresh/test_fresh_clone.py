@@ -180,7 +180,8 @@ def test_a_failing_twelve_new_leaves_git_status_clean(newcomer):
         UV_NO_CACHE="1",
     )
     assert code == 1, output
-    assert "uv lock failed" in output and "nothing was left behind" in output
+    assert "uv lock failed" in output
+    assert "nothing was left behind" in output
     status = subprocess.run(
         ["git", "status", "--porcelain"], cwd=newcomer.clone, capture_output=True, text=True
     ).stdout

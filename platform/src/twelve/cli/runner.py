@@ -31,6 +31,7 @@ class Step:
 
     @property
     def label(self) -> str:
+        """The step as logged: ``job[partition] asset, asset``."""
         names = ", ".join(key.to_user_string() for key in self.assets)
         return f"{self.job}[{self.partition}] {names}" if self.partition else f"{self.job} {names}"
 

@@ -171,8 +171,10 @@ def compare_metrics(
     names: Sequence[str] | None = None,
     tolerance: float = METRIC_TOLERANCE,
 ) -> list[Row]:
-    """One row per metric the original run recorded (timings left out): equal within
-    ``tolerance`` (pure)."""
+    """One row per metric the original run recorded: equal within ``tolerance`` (pure).
+
+    Timings are left out.
+    """
     rows = []
     for name in names if names is not None else sorted(set(recorded) - TIMING_METRICS):
         if name not in recorded:

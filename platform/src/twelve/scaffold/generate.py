@@ -196,22 +196,27 @@ class Targets:
 
     @property
     def project(self) -> Path:
+        """The project's folder."""
         return self.root / "projects" / self.name
 
     @property
     def feature_repo(self) -> Path:
+        """Its Feast repository folder."""
         return self.root / "feature_repo" / self.name
 
     @property
     def bento(self) -> Path:
+        """Its bento's folder."""
         return self.root / "bentos" / self.name
 
     @property
     def workspace(self) -> Path:
+        """The Dagster workspace file."""
         return self.root / "infra" / "workspace.yaml"
 
     @property
     def feastignore(self) -> Path:
+        """The Feast repository's ignore file."""
         return self.root / "feature_repo" / ".feastignore"
 
     def parts(self) -> dict[str, Path]:

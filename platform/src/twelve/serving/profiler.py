@@ -149,8 +149,11 @@ class ProcessProfiler:
 
 
 def _send(job: ProfileJob, stream) -> None:
-    """The job, one column per pickle: pickling holds the GIL, and a whole buffer at once would
-    stall the worker's requests for as long (tens of milliseconds for 100,000 rows)."""
+    """Send the job, one column per pickle.
+
+    Pickling holds the GIL, and a whole buffer at once would stall the worker's requests for as
+    long (tens of milliseconds for 100,000 rows).
+    """
     names = dict.fromkeys(job.columns)
     header = ProfileJob(job.root, job.model_version, job.version, names, job.extra)
     pickle.dump(header, stream, protocol=pickle.HIGHEST_PROTOCOL)

@@ -74,8 +74,9 @@ def holdout_asset(block: TrainingBlock, config_class: type[HoldoutConfig]) -> dg
     def holdout_set(
         context: dg.AssetExecutionContext, config: config_class, dvc: DvcResource
     ) -> dg.MaterializeResult:
-        """The rows of the training set in the holdout month: the one data set every model is
-        scored on.
+        """The rows of the training set in the holdout month.
+
+        The one data set every model is scored on.
 
         Written to `training/holdout.parquet` and versioned with DVC; its md5 is the data
         version, goes into every run manifest, and lets the evaluation read back exactly this

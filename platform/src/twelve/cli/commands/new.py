@@ -1,5 +1,6 @@
-"""``twelve new NAME``: create an ML project from the platform's template (see
-twelve.scaffold.generate).
+"""``twelve new NAME``: create an ML project from the platform's template.
+
+The rendering itself is :mod:`twelve.scaffold.generate`.
 
 Every input has a flag and a default, so it runs the same in scripts and CI as by hand::
 

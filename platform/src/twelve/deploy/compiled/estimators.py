@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import onnx
@@ -45,10 +46,12 @@ class Nodes:
     initializers: list
 
     def constant(self, name: str, array: np.ndarray) -> str:
+        """Add ``array`` as an initializer called ``name``; returns the name."""
         self.initializers.append(numpy_helper.from_array(np.asarray(array), name))
         return name
 
-    def add(self, op_type: str, inputs: list[str], output: str, **attrs) -> str:
+    def add(self, op_type: str, inputs: list[str], output: str, **attrs: Any) -> str:
+        """Add an ``op_type`` node whose output (and name) is ``output``; returns the output."""
         self.nodes.append(helper.make_node(op_type, inputs, [output], name=output, **attrs))
         return output
 
