@@ -32,6 +32,7 @@ if TYPE_CHECKING:
     from matplotlib.axes import Axes
     from matplotlib.axis import Axis
     from matplotlib.figure import Figure
+    from matplotlib.typing import RcKeyType
     from whylogs.core import DatasetProfileView
 
 # Numeric columns with at most this many distinct values are drawn as bars per value (hour of
@@ -44,7 +45,7 @@ PRIMARY = "#3b6ea5"
 
 # --------------------------------------------------------------------------- charts
 # Chart style, applied while a chart is drawn *and* saved (svg.* settings are read at save time).
-_STYLE = {
+_STYLE: dict[RcKeyType, Any] = {
     "svg.fonttype": "none",  # text stays <text>: small files, drawn in the page's font
     "svg.hashsalt": "twelve",  # deterministic element ids
     "font.family": ["DejaVu Sans"],

@@ -99,7 +99,9 @@ def retraining_targets(
 
 def sensor_targets(defs: dg.Definitions, project: Project) -> RetrainingTargets:
     """What the project's sensor configures a retraining with (its settings are its metadata)."""
-    metadata = {k: v.value for k, v in defs.resolve_sensor_def(SENSOR_NAME).metadata.items()}
+    metadata: dict[str, Any] = {
+        k: v.value for k, v in defs.resolve_sensor_def(SENSOR_NAME).metadata.items()
+    }
     required = metadata.get(REQUIRED_SCORE)
     return retraining_targets(
         project,

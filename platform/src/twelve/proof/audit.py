@@ -187,7 +187,8 @@ def _blocks(defs_dir: Path, root: Path) -> dict[str, str]:
 def _deployment_block(project_dir: Path, package: Path) -> dict[str, Any]:
     """What a project's deployment block builds, in the shape of the older ``conf/bento.yaml``:
     the block (``defs/deployment/defs.yaml``) takes the registered model and the contract from
-    ``[tool.twelve]`` of the project's ``pyproject.toml``."""
+    ``[tool.twelve]`` of the project's ``pyproject.toml``.
+    """
     import tomllib
 
     block = package / "defs" / "deployment" / "defs.yaml"

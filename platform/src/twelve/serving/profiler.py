@@ -120,6 +120,8 @@ class ProcessProfiler:
 
     @staticmethod
     def _exchange(child: subprocess.Popen, job: ProfileJob, answer: dict[str, Any]) -> None:
+        assert child.stdin is not None  # both are pipes
+        assert child.stdout is not None
         try:
             _send(job, child.stdin)
             answer.update(pickle.load(child.stdout))
@@ -140,7 +142,8 @@ class ProcessProfiler:
             if self._child is None:
                 return
             child, self._child = self._child, None
-        child.stdin.close()
+        if child.stdin is not None:
+            child.stdin.close()
         try:
             child.wait(timeout=30)
         except subprocess.TimeoutExpired:

@@ -16,7 +16,7 @@ from pathlib import Path
 log = logging.getLogger("twelve")
 
 
-def register(subparsers) -> None:
+def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """Add the ``new`` subcommand."""
     from twelve.scaffold.generate import PROBLEM_TYPES
 

@@ -8,9 +8,12 @@ groups every entity row through protobuf on every call.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from twelve.serving.config import ServingConfigError
+
+if TYPE_CHECKING:
+    from feast import FeatureService, FeatureStore
 from twelve.serving.online.plan import OnlineLookup, StoreReader
 
 
@@ -19,8 +22,8 @@ class OnlineFeatures(StoreReader):
 
     def __init__(self, feature_store: Mapping[str, Any], feature_service: str) -> None:
         super().__init__(feature_store, feature_service)
-        self._store = None
-        self._service = None
+        self._store: FeatureStore | None = None
+        self._service: FeatureService | None = None
         self._keys_of_feature: dict[str, tuple[str, ...]] = {}
 
     def load(self) -> None:
@@ -73,7 +76,7 @@ class OnlineFeatures(StoreReader):
         """
         from feast.protos.feast.serving.ServingService_pb2 import FieldStatus
 
-        if self._store is None:
+        if self._store is None or self._service is None:  # load() sets both
             raise ServingConfigError("the online feature store is not loaded")
         response = self._store.get_online_features(
             features=self._service, entity_rows=[dict(row) for row in entity_rows]
