@@ -8,7 +8,7 @@ groups every entity row through protobuf on every call.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from twelve.serving.config import ServingConfigError
 
@@ -76,10 +76,12 @@ class OnlineFeatures(StoreReader):
         """
         from feast.protos.feast.serving.ServingService_pb2 import FieldStatus
 
-        if self._store is None or self._service is None:  # load() sets both
+        if self._store is None:
             raise ServingConfigError("the online feature store is not loaded")
+        # load() sets the service with the store (a test double may set the store alone).
+        service = cast("FeatureService", self._service)
         response = self._store.get_online_features(
-            features=self._service, entity_rows=[dict(row) for row in entity_rows]
+            features=service, entity_rows=[dict(row) for row in entity_rows]
         )
         names = list(response.proto.metadata.feature_names.val)
         values = response.to_dict()
