@@ -102,9 +102,11 @@ mlflow-ui: install ## the MLflow UI on 127.0.0.1:$(MLFLOW_PORT) over the embedde
 	$(BIN)/mlflow ui --backend-store-uri sqlite:///$(TWELVE_HOME)/mlflow/mlflow.db \
 		--default-artifact-root $(TWELVE_HOME)/mlflow/artifacts -h 127.0.0.1 -p $(MLFLOW_PORT)
 
-lint: install ## ruff: lint and formatting
+lint: install ## ruff (lint, docstrings, format), mypy (types of twelve), deptry (declared deps)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/mypy
+	cd platform && $(BIN)/deptry src
 
 format: install ## apply ruff's fixes and formatting
 	$(BIN)/ruff check --fix .

@@ -78,8 +78,10 @@ DRIFT_YAML = REPO / "projects/flight_delays/src/flight_delays/defs/continuous_tr
 
 
 def configured_thresholds():
-    """The thresholds and excluded features of the project's continuous-training block (what
-    production uses)."""
+    """The thresholds and excluded features of the project's continuous-training block.
+
+    What production uses.
+    """
     import yaml
 
     from twelve.monitoring import drift

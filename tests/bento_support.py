@@ -116,13 +116,15 @@ def holdout_rows() -> pd.DataFrame:
     later = frame[frame["month"] == 2]
     complete = later.dropna(subset=["plane_type", "temp"]).head(1)
     unknown_plane = later[later["plane_type"].isna()].head(1)
-    assert len(complete) == 1 and len(unknown_plane) == 1, "fixture rows not found"
+    assert len(complete) == 1, "fixture rows not found"
+    assert len(unknown_plane) == 1, "fixture rows not found"
     return pd.concat([complete, unknown_plane]).reset_index(drop=True)
 
 
 def fit_pipeline(frame: pd.DataFrame):
     """A small fitted Pipeline of the platform's own builder: imputation, one-hot encoding and
-    scaling, then a logistic regression (fast to fit, and it compiles like the real models)."""
+    scaling, then a logistic regression (fast to fit, and it compiles like the real models).
+    """
     from twelve.training import modeling
 
     numeric = [c for c in MODEL_INPUT_COLUMNS if c not in CATEGORICAL]

@@ -1,5 +1,6 @@
 """The shop's stand-in training block (tests only): assets with the roles and config field names of
-the training block, so the continuous-training loop can be tested on a second project."""
+the training block, so the continuous-training loop can be tested on a second project.
+"""
 
 import dagster as dg
 from pydantic import Field

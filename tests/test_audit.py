@@ -78,7 +78,8 @@ def test_versioning_fails_naming_a_raw_month_the_remote_lost():
 
 def test_versioning_fails_when_the_champions_commit_is_not_in_git():
     verdict = row(replace(good_evidence(), commit_exists=False), "versioning")
-    assert verdict.status == FAIL and "is not in git" in " ".join(verdict.evidence)
+    assert verdict.status == FAIL
+    assert "is not in git" in " ".join(verdict.evidence)
 
 
 def test_features_fails_when_the_served_contract_is_not_the_trained_one():
@@ -92,7 +93,8 @@ def test_features_fails_when_the_served_contract_is_not_the_trained_one():
 
 def test_features_fails_when_the_feature_service_is_not_registered():
     verdict = row(replace(good_evidence(), registry_services=["other_v2"]), "features")
-    assert verdict.status == FAIL and "demo_v1" in verdict.evidence[0]
+    assert verdict.status == FAIL
+    assert "demo_v1" in verdict.evidence[0]
 
 
 def test_config_fails_when_the_recorded_config_does_not_reload():
@@ -104,7 +106,8 @@ def test_config_fails_when_the_recorded_config_does_not_reload():
     evidence.manifest.update(config=broken, config_hash=config_hash(broken))
     evidence.config_error = config_error(broken)
     verdict = row(evidence, "config")
-    assert verdict.status == FAIL and "does not reload" in verdict.evidence[-1]
+    assert verdict.status == FAIL
+    assert "does not reload" in verdict.evidence[-1]
     assert "first_month" in verdict.evidence[-1]
 
 
@@ -118,7 +121,8 @@ def test_reproducibility_warns_until_reproduced_and_fails_on_a_mismatch():
     assert row(replace(good_evidence(), reproductions=[]), "reproducibility").status == WARN
     mismatch = [Reproduction("rep2", "mismatch", "metric roc_auc: 0.70 vs 0.69")]
     verdict = row(replace(good_evidence(), reproductions=mismatch), "reproducibility")
-    assert verdict.status == FAIL and "roc_auc" in verdict.evidence[-1]
+    assert verdict.status == FAIL
+    assert "roc_auc" in verdict.evidence[-1]
 
 
 def test_testing_fails_a_parity_test_that_compares_constants(fake_repo, tmp_path):
@@ -146,7 +150,9 @@ def test_testing_fails_a_parity_test_that_compares_constants(fake_repo, tmp_path
     assert done.returncode == 0, done.stdout + done.stderr
     commit, _ = git_state(fake_repo / "projects" / "demo")
     record = read_record(record_path(home, "demo", commit))
-    assert record is not None and record.passed == 1 and not record.parity
+    assert record is not None
+    assert record.passed == 1
+    assert not record.parity
     evidence = good_evidence()
     evidence.manifest["git_commit"] = commit
     verdict = row(replace(evidence, tests=record), "testing")
@@ -156,7 +162,8 @@ def test_testing_fails_a_parity_test_that_compares_constants(fake_repo, tmp_path
 
 def test_testing_warns_when_the_champions_commit_has_no_record():
     verdict = row(replace(good_evidence(), tests=None), "testing")
-    assert verdict.status == WARN and "never recorded" in verdict.evidence[0]
+    assert verdict.status == WARN
+    assert "never recorded" in verdict.evidence[0]
 
 
 def test_drift_fails_when_the_sensor_skips_a_drift(fake_repo):
@@ -176,12 +183,14 @@ def test_drift_fails_when_the_sensor_skips_a_drift(fake_repo):
 def test_drift_warns_when_the_newest_month_was_never_checked():
     checks = [DriftCheck("2013-01-01", "no drift", 50.0)]
     verdict = row(replace(good_evidence(), drift_checks=checks), "drift")
-    assert verdict.status == WARN and "2013-02-01" in verdict.evidence[0]
+    assert verdict.status == WARN
+    assert "2013-02-01" in verdict.evidence[0]
 
 
 def test_tracking_fails_a_run_without_its_manifest_artifact():
     verdict = row(replace(good_evidence(), artifacts=["model"]), "tracking")
-    assert verdict.status == FAIL and "manifest.json artifact: MISSING" in verdict.evidence
+    assert verdict.status == FAIL
+    assert "manifest.json artifact: MISSING" in verdict.evidence
 
 
 def test_reports_fails_a_training_set_without_a_report():
@@ -197,7 +206,8 @@ def test_skew_and_monitoring_fail_a_service_that_profiles_nothing(fake_repo, tmp
     evidence = replace(good_evidence(), served_profiles=served, serving_skew_profiles=0)
     for factor in ("skew", "monitoring"):
         verdict = row(evidence, factor)
-        assert verdict.status == FAIL and "without profiling" in verdict.evidence[0]
+        assert verdict.status == FAIL
+        assert "without profiling" in verdict.evidence[0]
 
 
 def test_skew_and_monitoring_warn_when_never_served():
@@ -224,7 +234,8 @@ def test_deployability_fails_when_the_bento_model_is_not_the_registered_one():
     evidence = good_evidence()
     evidence.bento.model_hash = "x" * 32
     verdict = row(evidence, "deployability")
-    assert verdict.status == FAIL and "hashes to xxxxxxxxxxxx" in verdict.evidence[-1]
+    assert verdict.status == FAIL
+    assert "hashes to xxxxxxxxxxxx" in verdict.evidence[-1]
 
 
 def test_deployability_fails_without_a_bento_or_its_dockerfile():

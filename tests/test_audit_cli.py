@@ -27,13 +27,15 @@ def test_a_project_never_trained_fails_with_json_and_a_page(twelve_env, capsys):
     code = _run(str(FAKE_PROJECT), "--json")
     data = json.loads(capsys.readouterr().out)
     assert code == 1
-    assert data["project"] == "demo" and len(data["rows"]) == 12
+    assert data["project"] == "demo"
+    assert len(data["rows"]) == 12
     by_key = {row["key"]: row for row in data["rows"]}
     assert by_key["tracking"]["status"] == FAIL
     assert "holds the champion alias" in by_key["tracking"]["evidence"][0]
     assert data["next"][0].startswith("1. versioning")
     page = Path(data["page"])
-    assert page == twelve_env.home / "audit" / "demo.html" and page.is_file()
+    assert page == twelve_env.home / "audit" / "demo.html"
+    assert page.is_file()
 
 
 def test_an_unknown_project_cannot_be_audited():
@@ -53,7 +55,8 @@ def test_strict_turns_a_warning_into_a_failing_exit_code(monkeypatch, twelve_env
     evidence = good_evidence()
     evidence.reproductions = []  # never reproduced: a warning
     card = rules.score(evidence)
-    assert card.warned and not card.failed
+    assert card.warned
+    assert not card.failed
     monkeypatch.setattr(audit, "audit", lambda project_dir: card)
     assert _run(str(FAKE_PROJECT), *(["--strict"] if strict else [])) == expected
 
@@ -74,7 +77,9 @@ def test_the_page_is_self_contained_and_shows_every_factor(tmp_path):
     path = audit_page.write_page(card, tmp_path)
     page = path.read_text()
     assert path == tmp_path / "audit" / "demo.html"
-    assert "http://" not in page and "https://" not in page and "<script" not in page
+    assert "http://" not in page
+    assert "https://" not in page
+    assert "<script" not in page
     assert "&lt;script&gt;" in page
     assert page.count('<tr id="') == 12
     assert f'<span class="status {FAIL}">FAIL</span>' in page  # deployability

@@ -58,7 +58,8 @@ def test_a_version_only_in_the_local_cache_is_not_retrievable_from_the_remote(tw
     evidence.manifest.pop("training_set_md5"), evidence.manifest.pop("holdout_md5")
     evidence.data_versions = gather.data_versions(evidence, twelve_env.dvc())
     verdict = rules.versioning(evidence)
-    assert verdict.status == FAIL and "only in the local DVC cache" in verdict.evidence[1]
+    assert verdict.status == FAIL
+    assert "only in the local DVC cache" in verdict.evidence[1]
 
 
 def test_the_commit_of_a_champion_must_exist_in_git(twelve_env):
@@ -127,7 +128,8 @@ def test_a_bentos_contract_and_dockerfile_are_read_from_the_store(tmp_path):
     client = SimpleNamespace(get_model_version=lambda name, version: SimpleNamespace(tags={}))
     resource = SimpleNamespace(resolved_home=lambda: home)
     facts = stores.bento_facts(evidence, resource, client)
-    assert facts.tag == "demo:v1-run1-abcd" and facts.model_tag == "demo:v1-run1"
+    assert facts.tag == "demo:v1-run1-abcd"
+    assert facts.model_tag == "demo:v1-run1"
     assert facts.dockerfile
     assert facts.contract_columns == [("origin", "string"), ("distance", "double")]
     assert facts.model_hash == ""  # no pipeline inside: not compared, and the rule says so
@@ -209,6 +211,7 @@ def test_gather_of_a_project_never_trained_notes_the_missing_champion(twelve_env
     evidence = gather.gather(
         project, {"mlflow": mlflow, "feast": feast, "dvc": None, "bentoml": None}
     )
-    assert evidence.run_id is None and evidence.registry_services is None
+    assert evidence.run_id is None
+    assert evidence.registry_services is None
     assert any("holds the alias champion" in note for note in evidence.notes)
     assert any("no registry" in note for note in evidence.notes)

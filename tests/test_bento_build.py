@@ -1,5 +1,6 @@
 """Factor 12: a registered model version becomes a bento holding the fitted Pipeline, the feature
-contract and the reference profile, with its container recipe; built once per version."""
+contract and the reference profile, with its container recipe; built once per version.
+"""
 
 from __future__ import annotations
 
@@ -240,11 +241,13 @@ def test_the_service_takes_exactly_the_model_input_columns():
     rows = [service.FeatureRow(**row) for row in service.EXAMPLE_INPUT]
     frame = _typed_frame(service, rows)
     assert list(frame.columns) == MODEL_INPUT_COLUMNS
-    assert frame["wind_gust"].isna().all() and frame["wind_gust"].dtype == "float64"
+    assert frame["wind_gust"].isna().all()
+    assert frame["wind_gust"].dtype == "float64"
     # Dtypes do not depend on which gaps a batch happens to hold.
     gappy = service.FeatureRow(**{**service.EXAMPLE_INPUT[0], "plane_seats": None, "temp": None})
     assert _typed_frame(service, [*rows, gappy]).dtypes.equals(frame.dtypes)
-    assert frame["plane_seats"].dtype == "float64" and frame["month"].dtype == "int64"
+    assert frame["plane_seats"].dtype == "float64"
+    assert frame["month"].dtype == "int64"
 
 
 def test_the_service_record_mirrors_the_model_input_contract():
@@ -334,7 +337,8 @@ def test_a_model_version_becomes_a_bento_with_everything_it_needs(registered):
     model = registered.model
     built = package(model, registered.home)
 
-    assert built.model_imported and built.bento_built
+    assert built.model_imported
+    assert built.bento_built
     assert built.tag.startswith(f"flight_delay:v{model.ref.version}-{model.ref.run_id[:12]}-")
     assert built.dockerfile == built.path / "env" / "docker" / "Dockerfile"
     dockerfile = built.dockerfile.read_text()
@@ -375,7 +379,8 @@ def test_a_model_version_becomes_a_bento_with_everything_it_needs(registered):
 
     parity = metadata["parity"]
     assert parity["holdout_version"] == holdout_md5
-    assert parity["rows"] == len(parity_rows()) and parity["label_mismatches"] == 0
+    assert parity["rows"] == len(parity_rows())
+    assert parity["label_mismatches"] == 0
     assert parity["max_abs_diff"] <= 1e-5
     compiled = CompiledModel.load(stored / bentos.COMPILED_FILE)
     assert compiled.predict_proba_frame(holdout)[:, 1] == pytest.approx(
@@ -392,7 +397,8 @@ def test_packaging_the_same_version_again_imports_and_builds_nothing(registered)
     first = package(registered.model, registered.home)
     entries = _store_entries(registered.home)
     again = package(registered.model, registered.home)
-    assert again.reused and again.tag == first.tag
+    assert again.reused
+    assert again.tag == first.tag
     assert _store_entries(registered.home) == entries
     assert again.seconds < 2
     # A model removed from the store by hand is imported again; the bento is kept.
@@ -445,7 +451,8 @@ def test_a_compiled_model_that_strays_from_the_pipeline_is_refused(registered, m
     before = _store_entries(registered.home)
     with pytest.raises(BentoBuildError, match="refusing to build the bento") as refused:
         package(fresh, registered.home)
-    assert "differs from the pipeline" in str(refused.value) and "at row" in str(refused.value)
+    assert "differs from the pipeline" in str(refused.value)
+    assert "at row" in str(refused.value)
     assert _store_entries(registered.home) == before
 
 

@@ -1,5 +1,6 @@
 """The built bento serves: `bentoml serve <tag>` on a free 127.0.0.1 port answers real holdout rows
-with exactly the probabilities of the in-process Pipeline, and stops when asked."""
+with exactly the probabilities of the in-process Pipeline, and stops when asked.
+"""
 
 from __future__ import annotations
 

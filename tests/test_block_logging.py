@@ -1,6 +1,7 @@
 """What the library's blocks log reaches the run's event log (the Dagster UI), on an instance set up
 like ``infra/dagster.yaml`` (``python_logs.managed_python_loggers``): a month arrives in a second
-project, and the data report's own log line is in the run's logs."""
+project, and the data report's own log line is in the run's logs.
+"""
 
 import dagster as dg
 import pytest

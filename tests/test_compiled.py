@@ -1,5 +1,6 @@
 """The compiled model answers what the fitted pipeline answers, on real flights and on the gaps
-serving meets (None or NaN categories, unknown categories, rows with no number at all)."""
+serving meets (None or NaN categories, unknown categories, rows with no number at all).
+"""
 
 from __future__ import annotations
 
@@ -198,7 +199,8 @@ def test_a_broken_compiled_model_fails_parity_naming_the_worst_row(data, fitted)
         require_parity(pipeline, model, frame)
     message = str(error.value)
     assert f"at row {worst}:" in message
-    assert repr(float(expected[worst])) in message and repr(float(actual[worst])) in message
+    assert repr(float(expected[worst])) in message
+    assert repr(float(actual[worst])) in message
 
 
 def test_a_label_that_flips_fails_parity_even_within_the_tolerance(data, fitted):

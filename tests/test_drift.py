@@ -60,7 +60,8 @@ def test_the_sketch_ks_statistic_is_close_to_the_exact_one():
         profile_frame(pd.DataFrame({"x": a})), profile_frame(pd.DataFrame({"x": b})), "x"
     )
     assert statistic == pytest.approx(ks_2samp(a, b).statistic, abs=0.02)
-    assert (n_a, n_b) == (5000, 4000) and 0 < distance < 1
+    assert (n_a, n_b) == (5000, 4000)
+    assert 0 < distance < 1
 
 
 def _frame(n: int, seed: int, *, shift: float = 0.0, carriers=("UA", "AA", "DL")) -> pd.DataFrame:
@@ -86,17 +87,21 @@ def test_a_shifted_number_and_a_new_category_drift_and_nothing_else():
     reference = profile_frame(_frame(5000, 1))
     target = profile_frame(_frame(1000, 3, shift=0.6, carriers=("UA", "B6")))
     results = {r.feature: r for r in drift.compare_profiles(reference, target)}
-    assert results["distance"].verdict == "drift" and results["distance"].test == "ks"
-    assert results["carrier"].verdict == "drift" and results["carrier"].test == "chi2"
+    assert results["distance"].verdict == "drift"
+    assert results["distance"].test == "ks"
+    assert results["carrier"].verdict == "drift"
+    assert results["carrier"].test == "chi2"
     assert results["hour"].verdict == "ok"
-    assert results["distance"].p_adjusted < 1e-6 and results["distance"].distance > 0.2
+    assert results["distance"].p_adjusted < 1e-6
+    assert results["distance"].distance > 0.2
 
 
 def test_a_constant_reference_and_a_different_constant_drift_fully():
     reference = profile_frame(pd.DataFrame({"month": [1] * 500}))
     target = profile_frame(pd.DataFrame({"month": [2] * 300}))
     (result,) = drift.compare_profiles(reference, target)
-    assert result.verdict == "drift" and result.distance == pytest.approx(1.0, abs=0.01)
+    assert result.verdict == "drift"
+    assert result.distance == pytest.approx(1.0, abs=0.01)
 
 
 def test_a_large_shift_on_few_rows_is_only_a_warning():
@@ -127,12 +132,13 @@ def test_a_missing_feature_is_named():
 
 
 @pytest.mark.parametrize(
-    "kwargs",
-    [{"alpha": 0}, {"alpha": 1.5}, {"warn_distance": 0.3, "drift_distance": 0.2},
-     {"min_rows": 0}],
+    ("kwargs", "named"),
+    [({"alpha": 0}, "alpha"), ({"alpha": 1.5}, "alpha"),
+     ({"warn_distance": 0.3, "drift_distance": 0.2}, "warn_distance"),
+     ({"min_rows": 0}, "min_rows")],
 )  # fmt: skip
-def test_thresholds_are_checked(kwargs):
-    with pytest.raises(ValueError):
+def test_thresholds_are_checked(kwargs, named):
+    with pytest.raises(ValueError, match=named):
         drift.DriftThresholds(**kwargs)
 
 
@@ -141,7 +147,8 @@ def test_the_frame_lists_the_worst_first_and_results_are_json_ready():
     target = profile_frame(_frame(1000, 3, shift=0.6))
     results = drift.compare_profiles(reference, target)
     frame = drift.drift_frame(results)
-    assert frame.index[0] == "distance" and frame["verdict"].iloc[0] == "drift"
+    assert frame.index[0] == "distance"
+    assert frame["verdict"].iloc[0] == "drift"
     as_dict = results[0].to_dict()
     assert set(as_dict) >= {"feature", "verdict", "distance", "p_adjusted", "test"}
 

@@ -1,5 +1,6 @@
 """The data-set verdict of twelve.monitoring.drift: drift / possible drift / no drift, with the
-evidence."""
+evidence.
+"""
 
 import math
 
@@ -36,7 +37,8 @@ def test_dataset_verdict(verdicts, expected, drifted, warned):
 
     assert verdict.verdict == expected
     assert verdict.is_drift == (expected == "drift")
-    assert verdict.drifted == drifted and verdict.warned == warned
+    assert verdict.drifted == drifted
+    assert verdict.warned == warned
     assert set(verdict.scores) == set(drifted) | set(warned)
     assert verdict.compared == sum(v != "skipped" for _, v, _ in verdicts)
 
@@ -60,7 +62,8 @@ def test_profiles_of_one_distribution_are_no_drift_and_a_shift_is_drift():
 
     assert drift.dataset_verdict(same).verdict == "no drift"
     verdict = drift.dataset_verdict(shifted)
-    assert verdict.verdict == "drift" and verdict.drifted == ["x"]
+    assert verdict.verdict == "drift"
+    assert verdict.drifted == ["x"]
 
 
 def test_a_per_feature_drift_distance_overrides_the_default():
@@ -72,7 +75,8 @@ def test_a_per_feature_drift_distance_overrides_the_default():
         reference, target, thresholds=drift.DriftThresholds(feature_drift_distance={"x": 0.9})
     )
     assert default[0].verdict == "drift"
-    assert lenient[0].verdict == "warn" and lenient[0].distance == default[0].distance
+    assert lenient[0].verdict == "warn"
+    assert lenient[0].distance == default[0].distance
 
 
 @pytest.mark.parametrize("distance", [0.05, 1.5])

@@ -100,7 +100,8 @@ def test_regression_metrics_match_their_definitions():
     assert metrics["rmse"] == pytest.approx(np.sqrt(np.mean(errors**2)))
     assert metrics["mae"] == pytest.approx(np.mean(np.abs(errors)))
     assert metrics["r2"] == pytest.approx(1 - np.sum(errors**2) / np.sum((y - y.mean()) ** 2))
-    assert metrics["label_mean"] == 4.5 and metrics["rows"] == 4
+    assert metrics["label_mean"] == 4.5
+    assert metrics["rows"] == 4
     perfect = evaluation.regression_metrics(y, y)
     assert (perfect["rmse"], perfect["mae"], perfect["r2"]) == (0.0, 0.0, 1.0)
 
@@ -135,7 +136,8 @@ def test_the_plots_are_figures_with_one_curve_per_scorer():
     for figure in (roc, calibration):
         assert isinstance(figure, Figure)
         labels = [line.get_label() for line in figure.axes[0].get_lines()]
-        assert labels[0].startswith("model") and labels[1].startswith("baseline")
+        assert labels[0].startswith("model")
+        assert labels[1].startswith("baseline")
         assert len(labels) == 3  # plus the reference diagonal
     assert "AUC 1.000" in roc.axes[0].get_lines()[0].get_label()
 

@@ -69,7 +69,8 @@ def test_without_a_current_holdout_the_newest_runs_holdout_is_current():
 
 def test_a_current_holdout_nobody_was_scored_on_is_shown_empty_and_nothing_is_best():
     board = _board(current_holdout="c" * 32)
-    assert board.groups[0].holdout_md5 == "c" * 32 and not board.groups[0].entries
+    assert board.groups[0].holdout_md5 == "c" * 32
+    assert not board.groups[0].entries
     assert board.best is None
     assert "no run scored on it yet" in leaderboard.text_table(board)
 
@@ -100,8 +101,10 @@ def test_the_html_report_is_self_contained_with_both_charts_and_separate_groups(
     # Bars in both groups; curves only where a run logged its ROC points (r1, current group).
     assert page.count("<svg") == 3
     assert "No run of this group logged its ROC points" in page
-    assert "<polyline points=" in page and "AUC 0.700" in page
-    assert "Another holdout" in page and "not comparable" in page
+    assert "<polyline points=" in page
+    assert "AUC 0.700" in page
+    assert "Another holdout" in page
+    assert "not comparable" in page
     assert page.index(CURRENT) < page.index(OLD)
     # Nothing is fetched: no script, no stylesheet or image from elsewhere.
     assert "<script" not in page
@@ -168,9 +171,12 @@ def test_twelve_compare_reads_the_store_and_never_ranks_across_holdouts(twelve_e
     current, other = data["groups"]
     assert [row["run_id"] for row in current["ranking"]] == [good, worse]
     assert [row["run_id"] for row in other["ranking"]] == [elsewhere]
-    assert current["current"] and not other["current"]
+    assert current["current"]
+    assert not other["current"]
     page = out.read_text()
-    assert good[:8] in page and elsewhere[:8] in page and "<svg" in page
+    assert good[:8] in page
+    assert elsewhere[:8] in page
+    assert "<svg" in page
 
 
 def test_twelve_compare_without_runs_fails_with_a_hint(twelve_env, caplog):

@@ -62,7 +62,8 @@ def test_the_report_is_written_linked_and_logged_to_mlflow(materialized):
 
     mlflow, runs, metadata = materialized
     page = Path(metadata["report"]).read_text()
-    assert runs["linear"][:8] in page and "<svg" in page
+    assert runs["linear"][:8] in page
+    assert "<svg" in page
     client = mlflow.client()
     logged = client.get_run(metadata["mlflow_run_id"])
     assert client.get_experiment(logged.info.experiment_id).name == "flight_delays_leaderboard"

@@ -42,7 +42,8 @@ def test_every_registered_estimator_fits_on_raw_columns_with_gaps_and_predicts(n
     pipeline = modeling.build_pipeline(NUMERIC, CATEGORICAL, name, seed=0).fit(x, y)
     assert [step for step, _ in pipeline.steps] == ["preprocess", "estimator"]
     proba = pipeline.predict_proba(x)[:, 1]
-    assert proba.shape == (len(frame),) and np.isfinite(proba).all()
+    assert proba.shape == (len(frame),)
+    assert np.isfinite(proba).all()
     if name != "constant":
         assert roc_auc_score(y, proba) > 0.8  # the signal went through the preprocessing
 
@@ -125,7 +126,8 @@ def test_model_input_orders_columns_and_unifies_dtypes():
     frame["unrelated"] = 1
     x = modeling.model_input(frame, NUMERIC, CATEGORICAL)
     assert list(x.columns) == CATEGORICAL + NUMERIC
-    assert x["seats"].dtype == "float64" and x["seats"].isna().sum() == frame["seats"].isna().sum()
+    assert x["seats"].dtype == "float64"
+    assert x["seats"].isna().sum() == frame["seats"].isna().sum()
     assert x["plane_type"].dtype == object
     assert x["plane_type"].map(lambda v: v is None).sum() == 0  # None became NaN
 

@@ -474,7 +474,8 @@ def redis_entities(redis) -> dict[str, list[str]]:
 @pytest.mark.slow
 def test_every_entity_in_the_redis_store_reads_as_the_sdk_reads_it(redis_pair):
     sdk, direct, redis = redis_pair
-    assert direct.join_keys == sdk.join_keys and direct.feature_names == sdk.feature_names
+    assert direct.join_keys == sdk.join_keys
+    assert direct.feature_names == sdk.feature_names
     stored = redis_entities(redis)
     assert stored == table_entities()
     rows = entity_rows(stored)
@@ -488,7 +489,8 @@ def test_unknown_keys_on_redis_are_named_like_the_sdk_names_them(redis_pair):
     sdk, direct, _ = redis_pair
     answer = direct.fetch(UNKNOWN_ROWS)
     assert_same_lookup(sdk.fetch(UNKNOWN_ROWS), answer, UNKNOWN_ROWS)
-    assert answer.unknown[1] == ["tailnum"] and answer.unknown[4] == ["carrier", "tailnum"]
+    assert answer.unknown[1] == ["tailnum"]
+    assert answer.unknown[4] == ["carrier", "tailnum"]
 
 
 @pytest.mark.slow

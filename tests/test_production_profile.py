@@ -1,5 +1,6 @@
 """The production profile: one variable selects it, every endpoint comes from the environment,
-and the deployment files a team applies are consistent with the code they deploy."""
+and the deployment files a team applies are consistent with the code they deploy.
+"""
 
 from pathlib import Path
 
@@ -72,7 +73,8 @@ def test_the_production_feature_store_uses_sql_registry_and_redis():
     assert expanded["online_store"]["type"] == "redis"
     local = yaml.safe_load((REPO_ROOT / "feature_repo" / "feature_store.yaml").read_text())
     assert expanded["project"] == local["project"], "both environments serve one Feast project"
-    assert "${TWELVE_FEAST_REGISTRY_URL}" in text and "${TWELVE_REDIS_URL}" in text
+    assert "${TWELVE_FEAST_REGISTRY_URL}" in text
+    assert "${TWELVE_REDIS_URL}" in text
 
 
 def test_the_dagster_instance_runs_on_postgres_with_secrets_from_the_environment():
@@ -136,4 +138,5 @@ def test_compose_runs_the_services_the_profile_needs():
         for port in services[name].get("ports", []):
             assert str(port).startswith("127.0.0.1:"), f"{name} publishes {port} beyond loopback"
     init = Path(INFRA / "postgres-init.sql").read_text()
-    assert "CREATE DATABASE mlflow" in init and "CREATE DATABASE feast" in init
+    assert "CREATE DATABASE mlflow" in init
+    assert "CREATE DATABASE feast" in init

@@ -94,7 +94,8 @@ def test_kinds_are_inferred_per_column(summary):
         "time_hour": "datetime",
         "late": "boolean",
     }
-    assert summary.loc["hour", "integral"] and not summary.loc["delay", "integral"]
+    assert summary.loc["hour", "integral"]
+    assert not summary.loc["delay", "integral"]
 
 
 def test_frequent_items_are_the_most_common_values_with_their_counts(known, summary):
@@ -116,7 +117,9 @@ def test_the_histogram_from_the_sketch_counts_every_value(known):
     view = profile_frame(known)
     edges, counts = numeric_histogram(view, "delay", bins=20)
     values = known["delay"].dropna()
-    assert len(edges) == 21 and edges[0] == values.min() and edges[-1] == values.max()
+    assert len(edges) == 21
+    assert edges[0] == values.min()
+    assert edges[-1] == values.max()
     assert counts.sum() == pytest.approx(len(values), rel=1e-9)
     truth, _ = np.histogram(values, bins=edges)
     assert np.abs(counts - truth).max() <= 0.01 * len(values)

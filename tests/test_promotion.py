@@ -50,7 +50,8 @@ def test_a_worse_candidate_is_never_promoted_whatever_the_margin():
 
 def test_a_moved_champion_is_named_in_the_reason():
     result = decide_promotion(ROC_AUC, 0.9, 0.7, "1", "2", 0.0)
-    assert "champion 1" in result.reason and "now v2" in result.reason
+    assert "champion 1" in result.reason
+    assert "now v2" in result.reason
 
 
 def test_the_margin_is_validated():
@@ -86,7 +87,8 @@ def _evaluated(score: float, baseline: float, required: float, **champion) -> Ev
 
 def test_the_first_passing_model_becomes_champion():
     decision = decide(ROC_AUC, _evaluated(0.70, 0.55, 0.65), None, 0.005)
-    assert decision.alias == "champion" and decision.passed
+    assert decision.alias == "champion"
+    assert decision.passed
     assert decision.decision == "first champion"
     assert any("no champion yet" in reason for reason in decision.reasons)
 
@@ -111,7 +113,8 @@ def test_a_later_passing_model_is_compared_with_the_champion_on_the_same_holdout
 def test_a_worse_model_takes_no_alias(candidate, baseline, required, failed, current):
     champion = {} if current is None else {"champion_score": 0.6, "champion_version": "1"}
     decision = decide(ROC_AUC, _evaluated(candidate, baseline, required, **champion), current, 0)
-    assert decision.alias is None and not decision.passed
+    assert decision.alias is None
+    assert not decision.passed
     assert any(reason.startswith(f"FAILED {failed}") for reason in decision.reasons)
     assert "every alias stays as it was" in decision.reasons[-1]
 

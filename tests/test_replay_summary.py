@@ -1,5 +1,6 @@
 """The replay's pure parts (``twelve.monitoring.replay_traffic``, ``.replay_report``) and the
-months it is given (``twelve replay --initial/--months``)."""
+months it is given (``twelve replay --initial/--months``).
+"""
 
 import json
 
@@ -48,7 +49,8 @@ def test_month_traffic_is_a_reproducible_sample_of_the_month_in_the_projects_col
         return replay_traffic.month_traffic(frame, "order_month", "ordered_at", month, rows, 1)
 
     april = sample("2013-04", 10)
-    assert len(april) == 10 and set(april["order_month"]) == {"2013-04"}
+    assert len(april) == 10
+    assert set(april["order_month"]) == {"2013-04"}
     assert april.equals(sample("2013-04", 10))
     assert april["ordered_at"].is_monotonic_increasing  # sent in time order
     assert len(sample("2013-05", 10)) == 5  # all of a small month
@@ -96,10 +98,17 @@ def test_the_report_is_self_contained_with_a_chart_and_a_row_per_month(metric):
     )
     page = replay_report.render_report(summary)
 
-    assert page.count("<tr><td>2013-") == 2 and "<svg" in page
-    assert "promoted" in page and "temp" in page and f"champion {metric}" in page
+    assert page.count("<tr><td>2013-") == 2
+    assert "<svg" in page
+    assert "promoted" in page
+    assert "temp" in page
+    assert f"champion {metric}" in page
     if metric == "rmse":
-        assert "roc_auc" not in page and "AUC" not in page
-    assert "<script" not in page and "<link" not in page and "src=" not in page  # offline
+        assert "roc_auc" not in page
+        assert "AUC" not in page
+    assert "<script" not in page
+    assert "<link" not in page
+    assert "src=" not in page
     line = replay_report.outcome_line(summary.months[0], metric)
-    assert "-> promoted" in line and f"{metric} 0.620" in line
+    assert "-> promoted" in line
+    assert f"{metric} 0.620" in line

@@ -1,6 +1,7 @@
 """What a user of the repository expects around the code: a CI workflow GitHub accepts and git
 hooks that run offline. Both are checked here with the locked tools, without network: every
-subprocess gets a dead proxy, so a download attempt fails instead of passing by luck."""
+subprocess gets a dead proxy, so a download attempt fails instead of passing by luck.
+"""
 
 from __future__ import annotations
 
@@ -163,7 +164,8 @@ def test_the_hooks_refuse_broken_files(tmp_path, name, content, hook):
     completed = pre_commit(repo, "run", "--files", name)
     assert completed.returncode == 1
     failed = [line for line in completed.stdout.splitlines() if line.endswith("Failed")]
-    assert len(failed) == 1 and hook in failed[0], completed.stdout
+    assert len(failed) == 1, completed.stdout
+    assert hook in failed[0], completed.stdout
 
 
 def test_the_tree_passes_its_own_hooks(tmp_path):

@@ -1,7 +1,8 @@
 """The retraining sensor (``twelve.monitoring.sensor``, its plan in ``.retraining``): a check per
 new raw month, one retraining per batch of new evidence (drift, performance, serving drift once
 newer labels exist), never one per tick. Evaluated in the flight_delays code location, whose
-training block has two pipelines (``trained_model``, ``trained_model_logreg``)."""
+training block has two pipelines (``trained_model``, ``trained_model_logreg``).
+"""
 
 import json
 
@@ -104,7 +105,8 @@ def test_no_run_without_drift_but_the_cursor_advances(defs, instance):
 
     assert requests == []
     state = json.loads(cursor)
-    assert state["raw_after"] > 0 and state["drift_after"] > state["raw_after"]
+    assert state["raw_after"] > 0
+    assert state["drift_after"] > state["raw_after"]
     assert state["pending"] == {"2013-05-01": "md5-may"}
     assert state["handled"] == []
 

@@ -1,5 +1,6 @@
 """A second project (regression, asset prefix ``shop``) configures the monitoring blocks, the jobs
-and the sensor with YAML only: its keys, jobs and retraining runs are its own."""
+and the sensor with YAML only: its keys, jobs and retraining runs are its own.
+"""
 
 import json
 
@@ -50,11 +51,13 @@ def test_the_five_jobs_select_its_assets_by_role(shop):
         "shop/month_drift", "shop/month_performance", "shop/training_set",
     ]  # fmt: skip
     retraining = _selected(shop, jobs.RETRAINING)
-    assert "shop/training_set" not in retraining and "shop/month_drift" not in retraining
+    assert "shop/training_set" not in retraining
+    assert "shop/month_drift" not in retraining
     assert {"shop/holdout", "shop/trained_model_linear", "shop/bento",
             "shop/training_set_profile"} <= set(retraining)  # fmt: skip
     golden = set(_selected(shop, jobs.GOLDEN_PATH))
-    assert "shop/training_set" in golden and "shop/bento" in golden
+    assert "shop/training_set" in golden
+    assert "shop/bento" in golden
     assert not golden & {"shop/raw_orders", "shop/month_drift", "shop/serving_skew"}
     assert shop.resolve_job_def(jobs.DRIFT_CHECK).partitions_def is not None
 
@@ -129,4 +132,5 @@ def test_a_retraining_that_leaves_no_training_month_runs_with_the_yaml(shop):
             )
         )
         (request,), _ = _tick(shop, instance)
-    assert request.run_config == {} and request.tags["twelve/training_window"] == "YAML defaults"
+    assert request.run_config == {}
+    assert request.tags["twelve/training_window"] == "YAML defaults"

@@ -1,6 +1,7 @@
 """The monthly checks of a regression project with an asset prefix, materialized for real: RMSE
 (lower is better) against a real champion in MLflow, drift against its training rows, and the
-reports in the project's own folders."""
+reports in the project's own folders.
+"""
 
 import dagster as dg
 import pytest
@@ -77,14 +78,19 @@ def test_the_champion_is_scored_in_rmse_and_worse_than_required_is_below(shop):
     january = _materialize(defs, "month_performance", "2024-01-01")
     march = _materialize(defs, "month_performance", "2024-03-01")
 
-    assert may["metric"] == "rmse" and may["model"] == "shop v1" and may["rows"] == 400
+    assert may["metric"] == "rmse"
+    assert may["model"] == "shop v1"
+    assert may["rows"] == 400
     # Larger baskets than it was trained on: the trees cannot extrapolate, RMSE is far above 1.
-    assert may["score"] > may["required_score"] == 1.0 and may["verdict"] == "below"
-    assert january["score"] < 1.0 and january["verdict"] == "ok"
+    assert may["score"] > may["required_score"] == 1.0
+    assert may["verdict"] == "below"
+    assert january["score"] < 1.0
+    assert january["verdict"] == "ok"
     assert march["verdict"] == "trained on"
     # The naive baseline predicts the training rows' mean: worse than the model on January.
     assert january["baseline_score"] > january["score"]
-    assert may["holdout_score"] == 0.55 and may["performance_event"] == "2024-05@shop-v1"
+    assert may["holdout_score"] == 0.55
+    assert may["performance_event"] == "2024-05@shop-v1"
     # Lower is better: a requirement above May's RMSE makes it ok.
     assert (
         _materialize(defs, "month_performance", "2024-05-01", required_score=99.0)["verdict"]
@@ -97,12 +103,15 @@ def test_the_month_drifts_against_the_champions_rows_into_the_projects_folders(s
     may = _materialize(defs, "month_drift", "2024-05-01")
     january = _materialize(defs, "month_drift", "2024-01-01")
 
-    assert may["verdict"] == "drift" and may["drifted_features"][0] == "basket_size"
-    assert may["reference_version"] == "shop v1" and may["drift_event"] == "2024-05@shop-v1"
+    assert may["verdict"] == "drift"
+    assert may["drifted_features"][0] == "basket_size"
+    assert may["reference_version"] == "shop v1"
+    assert may["drift_event"] == "2024-05@shop-v1"
     assert "customer_orders_90d" not in may["scores"]  # excluded by the project's YAML
     assert january["verdict"] == "no drift"
     report = env.home / "reports" / "shop__month_drift" / "2024-05.html"
-    assert may["report"] == str(report) and "Drift of 2024-05" in report.read_text()
+    assert may["report"] == str(report)
+    assert "Drift of 2024-05" in report.read_text()
     assert "training rows, 2024-02 to 2024-04 (1200 rows" in may["reference"]
 
 

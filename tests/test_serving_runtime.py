@@ -1,5 +1,6 @@
 """The serving runtime without a server: config, request features, contract gate, monitoring,
-error mapping, auth, security, and what a bento carries of the platform."""
+error mapping, auth, security, and what a bento carries of the platform.
+"""
 
 from __future__ import annotations
 
@@ -209,7 +210,8 @@ def test_the_violation_body_lists_fields_once_and_every_problem():
     ]
     body = violation_body(problems, "flight_delay_model_input")
     assert body["fields"] == ["distance", "carrier"]
-    assert len(body["problems"]) == 3 and body["error"] == "contract violation"
+    assert len(body["problems"]) == 3
+    assert body["error"] == "contract violation"
 
 
 # --------------------------------------------------------------------------- error mapping
@@ -292,15 +294,18 @@ def test_a_pydantic_400_becomes_a_422_naming_fields_and_is_counted():
         on_rejection=seen.append,
     )
     status, body = _call(middleware, headers=[(b"content-type", b"application/json")])
-    assert status == 422 and body["fields"] == ["flights[0].carrier"]
-    assert seen and seen[0][0]["field"] == "flights[0].carrier"
+    assert status == 422
+    assert body["fields"] == ["flights[0].carrier"]
+    assert seen
+    assert seen[0][0]["field"] == "flights[0].carrier"
 
 
 def test_other_content_types_are_415_before_the_app_parses_them():
     app = _App()
     middleware = http.RequestErrorMiddleware(app, protected=["/predict"])
     status, body = _call(middleware, headers=[(b"content-type", b"multipart/form-data")])
-    assert status == 415 and "application/json" in body["error"]
+    assert status == 415
+    assert "application/json" in body["error"]
     assert not app.called
 
 
@@ -331,14 +336,18 @@ def test_buffered_rows_become_one_profile_per_flush_with_a_sidecar(tmp_path):
     for _ in range(4):
         roller.add(_scored(5))
     path = roller.flush()
-    assert path.parent == tmp_path / "v3-abc" and path.suffix == ".bin"
+    assert path.parent == tmp_path / "v3-abc"
+    assert path.suffix == ".bin"
     store = ProfileStore(tmp_path)
     version = path.stem
     assert row_count(store.read("v3-abc", version)) == 20
     info = store.info("v3-abc", version)
-    assert info["requests"] == 4 and info["model_tag"] == "m:v3-abc" and info["rows"] == 20
+    assert info["requests"] == 4
+    assert info["model_tag"] == "m:v3-abc"
+    assert info["rows"] == 20
     assert flushed == [20]
-    assert roller.buffered_rows == 0 and roller.flush() is None
+    assert roller.buffered_rows == 0
+    assert roller.flush() is None
 
 
 def test_rows_beyond_the_buffer_limit_are_dropped_and_counted(tmp_path):
@@ -377,15 +386,17 @@ def test_a_profile_that_cannot_be_written_keeps_its_rows_for_the_next_one(tmp_pa
     failures = []
     roller = ProfileRoller(root, "v1-x", on_failure=lambda: failures.append(1))
     roller.add(_scored(5))
-    with pytest.raises(OSError):
+    with pytest.raises(OSError, match="profiles"):  # the store's path, named by the OS error
         roller.flush()
     roller.add(_scored(3))
-    assert roller.buffered_rows == 8 and failures == [1]
+    assert roller.buffered_rows == 8
+    assert failures == [1]
     root.unlink()  # the store is writable again
     path = roller.flush()
     assert row_count(ProfileStore(root).read("v1-x", path.stem)) == 8
     info = ProfileStore(root).info("v1-x", path.stem)
-    assert info["requests"] == 2 and info["dropped_rows"] == 0
+    assert info["requests"] == 2
+    assert info["dropped_rows"] == 0
     assert roller.buffered_rows == 0
 
 
@@ -413,7 +424,8 @@ def test_a_served_bento_profiles_in_a_low_priority_process_that_survives_its_fai
     roller.add(_scored(4))
     first = roller.flush()
     child = psutil.Process(profiler._child.pid)
-    assert child.nice() == NICENESS and child.pid != os.getpid()
+    assert child.nice() == NICENESS
+    assert child.pid != os.getpid()
     assert row_count(ProfileStore(tmp_path).read("v1-x", first.stem)) == 4
     child.kill()  # the profiler dies between two profiles: the next one starts another
     roller.add(_scored(3))
@@ -446,7 +458,8 @@ def _module_file(module: str) -> Path | None:
 
 def _imports(path: Path) -> set[str]:
     """Every module a file imports when it runs, lazy imports in functions included; imports
-    only for type checkers (``if TYPE_CHECKING:``) left out."""
+    only for type checkers (``if TYPE_CHECKING:``) left out.
+    """
     tree = ast.parse(path.read_text())
     skipped = {
         id(child)
@@ -469,7 +482,8 @@ def _imports(path: Path) -> set[str]:
 
 def _closure_within_twelve(start: set[str]) -> tuple[set[str], set[str]]:
     """The modules of ``twelve`` reached from ``start`` (packages' ``__init__`` included), and
-    the other top-level modules they import."""
+    the other top-level modules they import.
+    """
     seen, outside, todo = set(), set(), list(start)
     while todo:
         module = todo.pop()
@@ -543,7 +557,8 @@ def test_the_build_context_carries_the_service_the_platform_and_the_config(tmp_p
         if "__pycache__" not in path.parts and "template" not in path.relative_to(source).parts
     }
     copied = {path.relative_to(context / "twelve") for path in (context / "twelve").rglob("*")}
-    assert expected <= copied and Path("serving/runtime.py") in copied
+    assert expected <= copied
+    assert Path("serving/runtime.py") in copied
     assert not [path for path in copied if "template" in path.parts or path.suffix == ".pyc"]
     for relative in expected:
         assert (context / "twelve" / relative).read_bytes() == (source / relative).read_bytes()
@@ -780,8 +795,10 @@ def test_concurrent_requests_are_scored_together_in_order():
         return alone, together
 
     alone, together = asyncio.run(burst())
-    assert alone == 0 and together == [n * 10 for n in range(1, 9)]
-    assert batches[0] == [0] and len(batches) < 9  # the eight concurrent ones shared calls
+    assert alone == 0
+    assert together == [n * 10 for n in range(1, 9)]
+    assert batches[0] == [0]
+    assert len(batches) < 9
     assert sorted(job for batch in batches[1:] for job in batch) == list(range(1, 9))
 
 
@@ -803,7 +820,8 @@ def test_a_batch_is_bounded_in_rows_and_a_failure_fails_only_its_own_batch():
         )
 
     results = asyncio.run(burst())
-    assert results[:3] == [4, 4, 4] and results[4] == 4
+    assert results[:3] == [4, 4, 4]
+    assert results[4] == 4
     assert isinstance(results[3], RuntimeError)
     assert max(size for size in sizes if size != 99) <= 10  # 4 + 4, then 4: never above
 
@@ -820,5 +838,7 @@ def test_in_one_batch_a_request_breaking_the_contract_is_refused_alone(service_i
         )
 
     good, bad = asyncio.run(together())
-    assert isinstance(good, service.PredictionResponse) and len(good.predictions) == 1
-    assert bad.status_code == 422 and json.loads(bad.body)["fields"] == ["distance"]
+    assert isinstance(good, service.PredictionResponse)
+    assert len(good.predictions) == 1
+    assert bad.status_code == 422
+    assert json.loads(bad.body)["fields"] == ["distance"]

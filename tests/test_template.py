@@ -169,7 +169,8 @@ def test_the_exact_file_set_is_generated(baked):
 @pytest.mark.slow
 def test_the_bento_image_installs_what_the_serving_runtime_needs(baked):
     """The generated bentofile pins every package flight_delays' bento image installs (the
-    compiled model's onnxruntime included), at the versions of this venv."""
+    compiled model's onnxruntime included), at the versions of this venv.
+    """
     bake, root = baked
 
     def pins(path: Path) -> dict[str, str]:
@@ -189,7 +190,8 @@ def test_no_template_syntax_is_left(baked):
         # dbt's own Jinja ({{ ref(...) }}, {{ env_var(...) }}) is meant to stay in the dbt files,
         # GitHub's expressions (${{ github.ref }}) in the workflow.
         if "/dbt/" not in relative and not relative.startswith(".github/"):
-            assert "{{" not in text and "{%" not in text, relative
+            assert "{{" not in text, relative
+            assert "{%" not in text, relative
 
 
 @pytest.mark.slow
@@ -270,7 +272,8 @@ def test_the_projects_pre_commit_hooks_run_offline_on_its_files(baked, tmp_path)
     assert pre_commit(root, "validate-config", config).returncode == 0
     clean = pre_commit(root, "run", "--config", config, "--all-files")
     assert clean.returncode == 0, clean.stdout + clean.stderr
-    assert "ruff format" in clean.stdout and "Passed" in clean.stdout
+    assert "ruff format" in clean.stdout
+    assert "Passed" in clean.stdout
     dirty = root / f"projects/{bake.name}/src/{bake.name}/scratch.py"
     dirty.write_text("x=1   \n")
     subprocess.run(["git", "-C", str(root), "add", str(dirty)], check=True)
@@ -313,8 +316,10 @@ def project_tests(baked, tmp_path_factory) -> tuple[subprocess.CompletedProcess,
 def test_the_generated_project_passes_its_own_tests(project_tests):
     completed, _ = project_tests
     assert completed.returncode == 0, completed.stdout[-6000:] + completed.stderr[-3000:]
-    assert " passed" in completed.stdout and " failed" not in completed.stdout
-    assert " skipped" not in completed.stdout and " deselected" not in completed.stdout
+    assert " passed" in completed.stdout
+    assert " failed" not in completed.stdout
+    assert " skipped" not in completed.stdout
+    assert " deselected" not in completed.stdout
 
 
 @pytest.mark.slow
@@ -341,7 +346,8 @@ def test_twelve_audit_of_the_run_project_fails_no_factor(baked, project_tests):
     )
     card = json.loads(audited.stdout)
     statuses = {row["key"]: row["status"] for row in card["rows"]}
-    assert audited.returncode == 0 and "fail" not in statuses.values(), audited.stdout
+    assert audited.returncode == 0, audited.stdout
+    assert "fail" not in statuses.values(), audited.stdout
     # What the golden path itself makes is judged from its evidence in the stores and passes;
     # reproduction, drift checks and served traffic are not part of it (they may warn).
     for factor in ("features", "config", "tracking", "reports", "comparability", "deployability"):
@@ -550,7 +556,8 @@ def test_the_new_member_is_added_to_the_lock_file_with_an_empty_uv_cache(tmp_pat
     before = _locked_versions((REPO_ROOT / "uv.lock").read_text())
     assert scaffold.update_lock(tmp_path) is True
     lock = (tmp_path / "uv.lock").read_text()
-    assert 'name = "churn"' in lock and 'source = { editable = "projects/churn" }' in lock
+    assert 'name = "churn"' in lock
+    assert 'source = { editable = "projects/churn" }' in lock
     after = _locked_versions(lock)
     assert {name: after.get(name) for name in before} == before  # nothing re-resolved
     assert set(after) - set(before) == {"churn"}
@@ -612,7 +619,8 @@ def test_the_leaderboard_ranks_regression_runs_by_error_and_adds_only_present_co
     board = leaderboard.build([_run("worse", rmse=2.0), _run("best", rmse=0.5)], experiment="e",
                               metric="rmse")  # fmt: skip
     assert [entry.run.run_id for entry in board.groups[0].entries] == ["best", "worse"]
-    assert "rmse" in leaderboard.text_table(board) and "rmse" in leaderboard.render_html(board)
+    assert "rmse" in leaderboard.text_table(board)
+    assert "rmse" in leaderboard.render_html(board)
     # A classification board keeps exactly its columns.
     classic = leaderboard.build([_run("a", roc_auc=0.7)], experiment="e")
     assert "rmse" not in leaderboard.text_table(classic)

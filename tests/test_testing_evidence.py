@@ -39,7 +39,8 @@ def test_records_of_the_same_commit_merge_and_only_passing_parity_counts(tmp_pat
     write_record(tmp_path, second)
     merged = read_record(record_path(tmp_path, "demo", "c" * 40))
     assert merged.outcomes == {"a": "passed", "b": "passed", "p": "failed"}
-    assert merged.failed == ["p"] and merged.passed == 2
+    assert merged.failed == ["p"]
+    assert merged.passed == 2
     assert merged.passing_parity() == []  # its test failed: no evidence
 
 
@@ -79,7 +80,8 @@ def test_a_session_writes_the_record_of_each_project_it_tested(tmp_path):
     )
     assert done.returncode == 1, done.stdout  # one test fails on purpose
     saved = json.loads(record_path(home, "demo", commit.strip()).read_text())
-    assert saved["commit"] == commit.strip() and saved["dirty"] is False
+    assert saved["commit"] == commit.strip()
+    assert saved["dirty"] is False
     assert saved["outcomes"] == {
         "projects/demo/tests/test_demo.py::test_plain": "passed",
         "projects/demo/tests/test_demo.py::test_served_equals_offline": "passed",

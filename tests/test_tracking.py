@@ -83,7 +83,8 @@ def test_a_logged_pipeline_is_skops_with_pinned_requirements_and_loads_back(stor
 
 def test_a_failure_after_registration_deletes_the_version_and_fails_the_run(store, fitted):
     run_id, model_uri = _logged_run(store, fitted)
-    with (
+    # PT012 allowed: the failure must be raised inside provisional_version's block, after the check.
+    with (  # noqa: PT012
         pytest.raises(RuntimeError, match="later step"),
         store.provisional_version(model_uri, MODEL, run_id, {"k": "v"}) as version,
     ):
@@ -117,7 +118,8 @@ def test_a_successful_registration_keeps_the_version_with_its_tags(store, fitted
     with store.provisional_version(model_uri, MODEL, run_id, {"twelve.x": "1"}) as version:
         pass
     (kept,) = _versions_of(store, run_id)
-    assert kept.version == version.version and kept.tags["twelve.x"] == "1"
+    assert kept.version == version.version
+    assert kept.tags["twelve.x"] == "1"
     assert store.client().get_run(run_id).info.status == "FINISHED"
 
 

@@ -112,8 +112,10 @@ def _local(time: datetime, zone: ZoneInfo) -> datetime:
 
 
 def schedule_calendar(times: list[datetime], timezone: str) -> tuple[list[int], ...]:
-    """Local hour, day of week (0 = Monday) and month of scheduled departures (a test checks
-    every 2013 flight against dbt's values)."""
+    """Local hour, day of week (0 = Monday) and month of scheduled departures.
+
+    A test checks every 2013 flight against dbt's values.
+    """
     local = [_local(time, ZoneInfo(timezone)) for time in times]
     return [t.hour for t in local], [t.weekday() for t in local], [t.month for t in local]
 

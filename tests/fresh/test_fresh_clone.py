@@ -181,7 +181,8 @@ def test_a_failing_twelve_new_leaves_git_status_clean(newcomer):
         UV_NO_CACHE="1",
     )
     assert code == 1, output
-    assert "uv lock failed" in output and "nothing was left behind" in output
+    assert "uv lock failed" in output
+    assert "nothing was left behind" in output
     status = subprocess.run(
         ["git", "status", "--porcelain"], cwd=newcomer.clone, capture_output=True, text=True
     ).stdout
@@ -191,7 +192,8 @@ def test_a_failing_twelve_new_leaves_git_status_clean(newcomer):
 def test_a_new_projects_ci_workflow_passes_step_by_step(newcomer):
     """``twelve new``, ``make install``, a commit, then every step of the CI workflow it wrote
     (after its install step), as GitHub would run them: hooks, tests, golden path with the
-    sensor, the served check, the reproduction of the champion and ``twelve audit --strict``."""
+    sensor, the served check, the reproduction of the champion and ``twelve audit --strict``.
+    """
     import yaml
 
     newcomer.run("new", [".venv/bin/twelve", "new", "parcel_returns"], 900)

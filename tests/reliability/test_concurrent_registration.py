@@ -1,5 +1,6 @@
 """Concurrent registrations: two processes registering versions of one model at the same time
-never overwrite each other's version (each version keeps the run it came from)."""
+never overwrite each other's version (each version keeps the run it came from).
+"""
 
 import json
 import os

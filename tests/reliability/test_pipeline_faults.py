@@ -157,5 +157,6 @@ def test_a_renamed_upstream_column_stops_the_run_and_leaves_the_champion(trained
         message += f" {cause}"
     print(f"\nrenamed column: stopped after {seconds:.1f} s: {message[:300]}")
     # The error names the renamed column and the model that reads it.
-    assert 'Column "temp"' in message and "stg_weather" in message, message[:2000]
+    assert 'Column "temp"' in message, message[:2000]
+    assert "stg_weather" in message, message[:2000]
     assert _registry() == (aliases_before, versions_before)

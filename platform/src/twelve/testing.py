@@ -163,8 +163,11 @@ def pytest_sessionfinish(session: pytest.Session) -> None:
 
 @pytest.fixture
 def parity(request: pytest.FixtureRequest):
-    """``parity(project, served, offline, tolerance=1e-9)``: assert a served model gave the
-    offline evaluation's answers, row by row, and record it as the project's parity evidence."""
+    """``parity(project, served, offline, tolerance=1e-9)``: served answers equal offline ones.
+
+    Asserts that a served model gave the offline evaluation's answers, row by row, and records
+    it as the project's parity evidence.
+    """
     from twelve.proof.testing_evidence import check_parity
 
     def check(project: str, served, offline, tolerance: float = 1e-9):

@@ -1,5 +1,6 @@
 """The monthly checks against a real champion: drift against its training window, and its
-performance on each month's labels (verdicts the retraining sensor acts on)."""
+performance on each month's labels (verdicts the retraining sensor acts on).
+"""
 
 import dagster as dg
 import pytest
@@ -77,7 +78,8 @@ def test_the_champion_and_its_training_window_are_read_from_its_run(champion_env
 
     assert champion.label == "flight_delays v1"
     assert champion.months() == ["2013-04"]
-    assert champion.trained_on("2013-04") and not champion.trained_on("2013-07")
+    assert champion.trained_on("2013-04")
+    assert not champion.trained_on("2013-07")
     assert champion.holdout_roc_auc == 0.7
 
 
@@ -95,7 +97,8 @@ def test_july_drifts_against_the_champions_april_rows(champion_env, checks):
     assert metadata["reference_version"] == "flight_delays v1"
     assert "training rows, 2013-04 to 2013-04 (3000 rows" in metadata["reference"]
     html = (champion_env.home / "reports" / "month_drift" / "2013-07.html").read_text()
-    assert "blue: 2013-07" in html and "null share 2013-07" in html  # labelled as the month
+    assert "blue: 2013-07" in html
+    assert "null share 2013-07" in html
 
 
 def test_april_against_its_own_rows_is_no_drift(checks):
@@ -106,12 +109,15 @@ def test_performance_on_a_new_month_and_on_a_training_month(checks):
     july = _materialize(checks["month_performance"], JULY)
     april = _materialize(checks["month_performance"], APRIL)
 
-    assert july["model"] == "flight_delays v1" and july["rows"] == 3000
+    assert july["model"] == "flight_delays v1"
+    assert july["rows"] == 3000
     assert july["metric"] == "roc_auc"
-    assert 0.5 < july["score"] <= 1 and july["trained_on_month"] is False
+    assert 0.5 < july["score"] <= 1
+    assert july["trained_on_month"] is False
     assert july["verdict"] == ("below" if july["score"] < 0.65 else "ok")
     assert july["performance_event"] == "2013-07@flight_delays-v1"
-    assert july["holdout_score"] == 0.7 and 0 < july["label_mean"] < 1
+    assert july["holdout_score"] == 0.7
+    assert 0 < july["label_mean"] < 1
     assert april["verdict"] == "trained on"  # never a trigger, whatever the score
     # A requirement above any score: the new month is below it, the training month still is not.
     strict = _materialize(checks["month_performance"], JULY, required_score=0.999)

@@ -34,7 +34,8 @@ def test_definitions_load_and_every_asset_is_described():
     assert sorted(target.job_name for target in sensor.targets) == ["drift_check", "retraining"]
     assert sensor.description.strip()
     schedule = defs.resolve_schedule_def("serving_window_hourly")
-    assert schedule.job_name == "serving_window" and schedule.description.strip()
+    assert schedule.job_name == "serving_window"
+    assert schedule.description.strip()
 
 
 def test_the_jobs_select_the_projects_assets_by_role():

@@ -113,7 +113,8 @@ def test_the_model_is_registered_champion_and_built_into_a_bento(golden_path):
     bento = _latest_metadata(instance, "bento")
     assert bento["bento_tag"].startswith("flight_delay:")
     dockerfile = Path(bento["dockerfile"])
-    assert dockerfile.is_file() and dockerfile.is_relative_to(env.home)
+    assert dockerfile.is_file()
+    assert dockerfile.is_relative_to(env.home)
     assert "FROM" in dockerfile.read_text()
 
 

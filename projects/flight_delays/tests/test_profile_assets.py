@@ -1,5 +1,6 @@
 """The data-report block of flight_delays through Dagster: profile + report per data version,
-logged to MLflow (experiment flight_delays_data), for every raw month and the training set."""
+logged to MLflow (experiment flight_delays_data), for every raw month and the training set.
+"""
 
 import json
 from pathlib import Path
@@ -78,10 +79,12 @@ def test_a_raw_month_is_profiled_reported_and_logged_under_its_dvc_md5(twelve_en
     )
     assert row_count(store.read("raw_flights", md5)) == len(pd.read_parquet(path)) == 27004
     info = store.info("raw_flights", md5)
-    assert info["source"] == str(path) and info["month"] == "2013-01"
+    assert info["source"] == str(path)
+    assert info["month"] == "2013-01"
     report = twelve_env.home / "reports" / "raw_flights" / f"{md5}.html"
     html = report.read_text()
-    assert md5 in html and all(column in html for column in ingest.FLIGHT_DTYPES)
+    assert md5 in html
+    assert all(column in html for column in ingest.FLIGHT_DTYPES)
 
     metadata = _metadata(result, "raw_flights_profile")
     assert metadata["data_version"].value == md5

@@ -51,21 +51,28 @@ def test_the_loop_runs_drift_to_sensor_to_retraining_to_gate(replayed):
     assert done.returncode == 0, done.stderr[-4000:]
 
     (april,) = summary["months"]
-    assert april["traffic_rows"] == 300 and april["traffic_errors"] == 0
+    assert april["traffic_rows"] == 300
+    assert april["traffic_errors"] == 0
     assert april["served_model"] == summary["first_champion"] == "flight_delays v1"
     assert april["serving_verdict"] in ("drift", "possible drift", "no drift")
     # April against the champion's January rows: spring is warmer (real drift).
-    assert april["drift_verdict"] == "drift" and "temp" in april["drifted"]
-    assert summary["metric"] == "roc_auc" and summary["project"] == "flight_delays"
-    assert april["score"] is not None and april["performance_verdict"] in ("ok", "below")
+    assert april["drift_verdict"] == "drift"
+    assert "temp" in april["drifted"]
+    assert summary["metric"] == "roc_auc"
+    assert summary["project"] == "flight_delays"
+    assert april["score"] is not None
+    assert april["performance_verdict"] in ("ok", "below")
     jobs = [(run["job"], run["success"]) for run in april["runs"]]
     assert jobs == [("drift_check", True), ("retraining", True)]
     assert april["decision"] in ("promoted", "kept challenger")
-    assert april["challenger_score"] is not None and april["champion_score"] is not None
+    assert april["challenger_score"] is not None
+    assert april["champion_score"] is not None
     assert april["bento_after"].startswith("flight_delay:")
     page = (workdir / "replay.html").read_text()
-    assert "<svg" in page and "2013-04" in page
-    assert "twelve replay: 1 month(s)" in done.stderr and "Where to look next" in done.stderr
+    assert "<svg" in page
+    assert "2013-04" in page
+    assert "twelve replay: 1 month(s)" in done.stderr
+    assert "Where to look next" in done.stderr
 
 
 @pytest.mark.slow

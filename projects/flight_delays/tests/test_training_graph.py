@@ -243,7 +243,8 @@ def test_the_evaluation_compares_with_the_champion_on_the_same_holdout(trained):
     third = _metadata(results["third"], "model_evaluation")
     assert third["champion_version"] == "1"
     assert third["holdout_md5"] == first["holdout_md5"]
-    assert "champion v1" in third["comparison"] and "naive baseline" in third["comparison"]
+    assert "champion v1" in third["comparison"]
+    assert "naive baseline" in third["comparison"]
 
 
 def test_a_constant_model_fails_the_gate_and_takes_no_alias(trained):
@@ -274,7 +275,8 @@ def test_a_worse_challenger_never_becomes_champion(trained):
     assert third.success
     assert _checks(third) == {"beats_naive_baseline": True, "meets_required_score": True}
     alias = _metadata(third, "model_alias")
-    assert alias["alias"] == "challenger" and alias["decision"] == "kept challenger"
+    assert alias["alias"] == "challenger"
+    assert alias["decision"] == "kept challenger"
     assert alias["promotion_margin"] == 0.0
     assert alias["metric"] == "roc_auc"
     assert alias["score"] < alias["champion_score"]  # scored on the same holdout
@@ -289,11 +291,13 @@ def test_a_tie_is_not_enough_at_the_margin_but_promotes_at_zero(trained):
     _, _, mlflow, results = trained
     at_margin = _metadata(results["tie_margin"], "model_alias")
     assert at_margin["score"] == at_margin["champion_score"]  # same recipe, same holdout
-    assert at_margin["alias"] == "challenger" and at_margin["decision"] == "kept challenger"
+    assert at_margin["alias"] == "challenger"
+    assert at_margin["decision"] == "kept challenger"
     assert results["snapshots"]["tie_margin"] == {"champion": "1", "challenger": "4"}
 
     promoted = _metadata(results["tie"], "model_alias")
-    assert promoted["alias"] == "champion" and promoted["decision"] == "promoted"
+    assert promoted["alias"] == "champion"
+    assert promoted["decision"] == "promoted"
     assert promoted["champion_before"] == "1"
     assert mlflow.aliases_of(MODEL) == {"champion": "5", "challenger": "4"}
 
@@ -319,7 +323,8 @@ def test_a_dead_tracking_server_fails_the_training_clearly(trained):
     message = failure.step_failure_data.error.message + str(
         failure.step_failure_data.user_failure_data
     )
-    assert "unavailable" in message and dead.tracking_uri in message
+    assert "unavailable" in message
+    assert dead.tracking_uri in message
 
 
 def test_the_training_set_is_versioned_with_dvc_and_the_predictions_logged(trained):

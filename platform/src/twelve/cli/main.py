@@ -184,6 +184,7 @@ def _pointers(instance, defs) -> list[str]:
 
 
 def build_parser() -> argparse.ArgumentParser:
+    """The ``twelve`` command line: global options and one subcommand per command module."""
     parser = argparse.ArgumentParser(
         prog="twelve", description="twelve: the twelve factors of ML in production, made real."
     )

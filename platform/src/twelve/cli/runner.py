@@ -31,6 +31,7 @@ class Step:
 
     @property
     def label(self) -> str:
+        """The step as logged: ``job[partition] asset, asset``."""
         names = ", ".join(key.to_user_string() for key in self.assets)
         return f"{self.job}[{self.partition}] {names}" if self.partition else f"{self.job} {names}"
 
@@ -151,6 +152,7 @@ def run_golden_path(
             f"{k.to_user_string()}[{partition}]" for k in partitioned_keys if k not in keys
         ]
         if keys:
+            assert partitioned_job is not None  # partitions without one were refused above
             planned.append(Step(partitioned_job, keys, partition))
     total = len(planned) + 1
     for step in planned:

@@ -11,6 +11,7 @@ daemon skips it.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import dagster as dg
@@ -120,7 +121,7 @@ def tick_until_quiet(
     defs: dg.Definitions,
     instance: dg.DagsterInstance,
     sensor_name: str,
-    progress=log.info,
+    progress: Callable[[str], object] = log.info,
     limit: int = 5,
 ) -> list[LaunchedRun]:
     """Tick the sensor from no cursor, running what it requests, until it requests nothing new.

@@ -9,14 +9,18 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from functools import cache
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import yaml
 
-C = TypeVar("C")
+if TYPE_CHECKING:
+    from pydantic import BaseModel
+
+C = TypeVar("C", bound="BaseModel")
+F = TypeVar("F", bound=Callable[..., Any])
 
 
 @cache
@@ -100,3 +104,26 @@ def with_defaults(base: type[C], defaults: Mapping[str, Any], name: str | None =
     except ValidationError as error:
         raise ValueError(f"{name or base.__name__} defaults: {error}") from error
     return subclass
+
+
+def config_annotation(config_class: type) -> Callable[[F], F]:
+    """Annotate a Dagster asset function's ``config`` parameter with a class made at run time.
+
+    Dagster reads the run config schema off the ``config`` annotation. A block's config class is
+    made when its definitions are built (:func:`with_defaults`: defaults from YAML), so it cannot
+    be written in the signature for a type checker: the signature names the base class (what the
+    function may rely on) and this decorator, applied below ``@dg.asset``, puts the subclass in
+    its place.
+
+    Args:
+        config_class: the subclass of the annotated base class that Dagster should see.
+
+    Returns:
+        A decorator that returns the function itself, re-annotated.
+    """
+
+    def annotate(function: F) -> F:
+        function.__annotations__["config"] = config_class
+        return function
+
+    return annotate

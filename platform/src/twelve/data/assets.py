@@ -83,6 +83,7 @@ def raw_asset(source: RawSource, project: Project, group: str) -> dg.AssetsDefin
         month = context.partition_key[:7] if source.monthly else None
         frame = reader(month) if source.monthly else reader()
         result = versioned(frame, source.path(project, month), dvc)
+        assert result.data_version is not None  # versioned() always sets it (the md5)
         context.log.info(
             "%s%s: %d rows, md5 %s",
             source.asset,

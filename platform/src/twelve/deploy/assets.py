@@ -16,6 +16,7 @@ import dagster as dg
 from pydantic import Field
 
 from twelve.core import tags
+from twelve.core.config import config_annotation
 from twelve.core.project import Project
 from twelve.data.versioning import DvcResource
 from twelve.deploy.bento import BentoBuildError, BentoResource, BuiltBento
@@ -139,9 +140,10 @@ def bento_asset(
         tags=tags.role(tags.BENTO),
         description=__doc__.split("\n\n", 1)[1].strip(),
     )
+    @config_annotation(config_class)
     def bento(
         context: dg.AssetExecutionContext,
-        config: config_class,  # type: ignore[valid-type]
+        config: BentoConfig,
         mlflow: MlflowResource,
         bentoml: BentoResource,
         dvc: DvcResource,

@@ -275,8 +275,7 @@ def _recorded(
     home: Path, client, ref: ModelVersionRef, model_tag: str, bento_tag: str,
     done: tuple[bool, bool], started: float,
 ) -> BuiltBento:  # fmt: skip
-    """The built bento, its tags recorded on the MLflow model version (what ``twelve serve``
-    reads)."""
+    """The built bento, its tags recorded on the model version (what ``twelve serve`` reads)."""
     path = bento_dir(home, bento_tag)
     dockerfile = path / "env" / "docker" / "Dockerfile"
     if not dockerfile.is_file():

@@ -1,5 +1,6 @@
-"""Create a BentoML model from a staged folder (``python -m twelve.deploy.bento_import STAGING
-TAG``).
+"""Create a BentoML model from a staged folder.
+
+Usage: ``python -m twelve.deploy.bento_import STAGING TAG``.
 
 Run by :func:`twelve.deploy.bento.import_staged_model` in a subprocess whose ``BENTOML_HOME`` is
 set:

@@ -12,8 +12,10 @@ from __future__ import annotations
 import io
 import logging
 import tempfile
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 
@@ -34,7 +36,9 @@ class ServedCheck:
     parity: ParityCheck
 
 
-def offline_answers(project: Project, registered_model: str, version: str, stores: dict):
+def offline_answers(
+    project: Project, registered_model: str, version: str, stores: Mapping[str, Any]
+) -> tuple[pd.DataFrame, list[float]]:
     """The holdout of a model version (request rows) and the registered model's answers to it.
 
     Raises:

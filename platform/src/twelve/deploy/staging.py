@@ -80,6 +80,7 @@ def compile_checked(
 
 
 def no_default(value: Any) -> Any:
+    """``json.dumps``' ``default``: refuse, naming the value that is not JSON-serializable."""
     raise TypeError(f"{type(value).__name__} value {value!r} is not JSON-serializable")
 
 

@@ -89,6 +89,12 @@ def import_version(
     facts: Deployable,
     timeout: float,
 ) -> None:
+    """Compile a registered model version, check it, and import it into the BentoML store.
+
+    The pipeline is loaded from MLflow, compiled and checked against the holdout
+    (:func:`compile_checked`), staged with its contract and reference profile, then imported
+    as ``model_tag`` (in a subprocess, :func:`import_staged_model`).
+    """
     ref, threshold = facts.ref, facts.threshold
     with tempfile.TemporaryDirectory(prefix="twelve-bento-") as scratch:
         scratch_dir = Path(scratch)

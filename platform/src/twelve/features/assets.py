@@ -13,7 +13,7 @@ import dagster as dg
 import pandas as pd
 
 from twelve.core import tags
-from twelve.core.config import with_defaults
+from twelve.core.config import config_annotation, with_defaults
 from twelve.core.files import file_md5, write_parquet
 from twelve.core.project import Project
 from twelve.features import training_set as ts
@@ -80,7 +80,10 @@ Materializes an explicit range, by default the whole time range of the feature t
 materialize-incremental on a fresh registry starts at now minus the TTL and would load nothing
 for data older than that.""",
     )
-    def _online(context: dg.AssetExecutionContext, config: config_class, feast: FeastResource):
+    @config_annotation(config_class)
+    def _online(
+        context: dg.AssetExecutionContext, config: OnlineFeaturesConfig, feast: FeastResource
+    ) -> dg.MaterializeResult:
         start = parse_utc(config.materialize_start, "materialize_start")
         end = parse_utc(config.materialize_end, "materialize_end")
         if start is None or end is None:
@@ -131,8 +134,9 @@ service are joined point in time. The result must honour the training-set contra
 after the outcome) or the asset fails naming each column. Written to `training/training_set.parquet`
 under the project's data folder; its md5 is the data version.""",
     )
+    @config_annotation(config_class)
     def _training_set(
-        context: dg.AssetExecutionContext, config: config_class, feast: FeastResource
+        context: dg.AssetExecutionContext, config: TrainingSetConfig, feast: FeastResource
     ) -> dg.MaterializeResult:
         events_path = project.features_dir() / f"{label_events}.parquet"
         if not events_path.is_file():

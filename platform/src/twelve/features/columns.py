@@ -44,6 +44,7 @@ class ColumnSpec:
     description: str = ""
 
     def __post_init__(self) -> None:
+        """Check the fields; raise ``ValueError`` naming the wrong one."""
         if self.dtype not in SUPPORTED_DTYPES:
             raise ValueError(
                 f"column '{self.name}': dtype {self.dtype!r} is not supported; "

@@ -1,4 +1,6 @@
-"""The feature-store block: Feast registry, online store and training set (``defs/features``)::
+"""The feature-store block: Feast registry, online store and training set.
+
+Configured in ``defs/features``::
 
     type: twelve.features.component.FeatureStore
     attributes:

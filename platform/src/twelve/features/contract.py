@@ -60,6 +60,7 @@ class Contract:
     _cache: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
 
     def __post_init__(self) -> None:
+        """Freeze the column lists as tuples; raise ``ValueError`` naming a listing problem."""
         for name in ("request", "entity", "entity_keys", "leakage"):
             object.__setattr__(self, name, tuple(getattr(self, name)))
         names = self.training_set_columns

@@ -189,7 +189,12 @@ class DbtModels(dg.Component, dg.Model, dg.Resolvable):
         return dg.Definitions(
             assets=[build_dbt_assets(project, dbt, self.staging_group, self.features_group)],
             resources={
-                "dbt": LocalDbtCliResource(project_dir=dbt, dbt_executable=dbt_executable())
+                # dagster-dbt documents project_dir=DbtProject (a validator takes its folder);
+                # the pydantic field is annotated str only.
+                "dbt": LocalDbtCliResource(
+                    project_dir=dbt,  # type: ignore[arg-type]
+                    dbt_executable=dbt_executable(),
+                )
             },
         )
 

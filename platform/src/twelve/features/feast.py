@@ -207,6 +207,8 @@ class FeastResource(dg.ConfigurableResource):
         lows, highs = [], []
         for view in views:
             source = view.batch_source
+            if not isinstance(source, FileSource):
+                raise ValueError(f"feature view {view.name!r} does not read a file source")
             path = FileSource.get_uri_for_file_path(store.config.repo_path, source.file_options.uri)
             column = pq.read_table(path, columns=[source.timestamp_field]).column(0)
             bounds = pc.min_max(column)

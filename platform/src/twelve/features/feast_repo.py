@@ -132,7 +132,13 @@ def rebind_file_sources(contents: RepoContents, repo_path: Path, data_dir: Path)
 
     default_root = (Path(repo_path) / ".." / "data").resolve()
     sources = {id(s): s for s in contents.data_sources}
-    sources.update({id(v.batch_source): v.batch_source for v in contents.feature_views})
+    sources.update(
+        {
+            id(v.batch_source): v.batch_source
+            for v in contents.feature_views
+            if v.batch_source is not None
+        }
+    )
     rebound: dict[str, str] = {}
     for source in sources.values():
         if not isinstance(source, FileSource):

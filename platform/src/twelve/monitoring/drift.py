@@ -73,6 +73,7 @@ class DriftThresholds:
     feature_drift_distance: Mapping[str, float] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
+        """Check the fields; raise ``ValueError`` naming the wrong one."""
         if not 0 < self.alpha < 1:
             raise ValueError(f"alpha must be in (0, 1), got {self.alpha}")
         if not 0 <= self.warn_distance <= self.drift_distance <= 1:

@@ -20,6 +20,7 @@ import dagster as dg
 import pandas as pd
 
 from twelve.core import paths, tags
+from twelve.core.config import config_annotation
 from twelve.core.files import file_md5
 from twelve.core.project import Project
 from twelve.monitoring import data_runs, drift, monthly, profiling, reports, skew_report
@@ -255,8 +256,9 @@ set by `training_set_profile`). Writes a self-contained HTML report
 to an MLflow run of the experiment `{project.name}_data` (per-feature distances as metrics). The
 retraining sensor reads the verdict from this asset's metadata.""",
     )
+    @config_annotation(config_class)
     def _month_drift(
-        context: dg.AssetExecutionContext, config: config_class, mlflow: MlflowResource
+        context: dg.AssetExecutionContext, config: DriftConfig, mlflow: MlflowResource
     ) -> dg.MaterializeResult:
         return dg.MaterializeResult(metadata=judge_month(context, project, config, mlflow))
 

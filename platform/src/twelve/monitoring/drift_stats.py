@@ -9,12 +9,16 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 import numpy as np
 
+if TYPE_CHECKING:
+    from numpy.typing import ArrayLike
+
 
 # --------------------------------------------------------------------------- statistics
-def hellinger(p: Sequence[float], q: Sequence[float]) -> float:
+def hellinger(p: ArrayLike, q: ArrayLike) -> float:
     """Hellinger distance between two discrete distributions (normalized here), in [0, 1].
 
     Raises:
@@ -32,7 +36,7 @@ def hellinger(p: Sequence[float], q: Sequence[float]) -> float:
     return math.sqrt(max(0.0, 1.0 - min(1.0, overlap)))
 
 
-def debiased_hellinger(reference_counts: Sequence[float], target_counts: Sequence[float]) -> float:
+def debiased_hellinger(reference_counts: ArrayLike, target_counts: ArrayLike) -> float:
     """Hellinger distance of two count vectors, minus what sampling noise alone produces.
 
     Two samples of the *same* distribution over ``k`` bins have an expected squared Hellinger

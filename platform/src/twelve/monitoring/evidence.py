@@ -1,5 +1,6 @@
-"""What the retraining sensor reads (pure): new raw data versions, and the evidence in the
-monthly checks' and the serving window's metadata that calls for retraining.
+"""What the retraining sensor reads (pure): new data versions and evidence for retraining.
+
+The evidence is in the monthly checks' and the serving window's metadata.
 
 The metadata names are the writers' (``month_drift``: ``verdict``, ``drift_event``,
 ``drifted_features``, ``scores``, ``p_values``, ``reference_version``; ``month_performance``:

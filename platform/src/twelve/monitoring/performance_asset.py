@@ -17,6 +17,7 @@ import numpy as np
 import pandas as pd
 
 from twelve.core import tags
+from twelve.core.config import config_annotation
 from twelve.core.project import Project
 from twelve.monitoring import data_runs, monthly
 from twelve.monitoring.config import PerformanceConfig
@@ -189,8 +190,9 @@ Reads that month's rows of the training set and the version holding the `champio
 `{project.registered_model}`; logs an MLflow run (experiment `{project.name}_data`) with the
 metrics{" and the ROC curve" if metric == "roc_auc" else ""}.""",
     )
+    @config_annotation(config_class)
     def _month_performance(
-        context: dg.AssetExecutionContext, config: config_class, mlflow: MlflowResource
+        context: dg.AssetExecutionContext, config: PerformanceConfig, mlflow: MlflowResource
     ) -> dg.MaterializeResult:
         return dg.MaterializeResult(metadata=check_month(context, project, config, mlflow))
 

@@ -18,6 +18,7 @@ import pandas as pd
 from twelve.monitoring.profiling import column_names, datetime_columns
 
 if TYPE_CHECKING:
+    from numpy.typing import ArrayLike
     from whylogs.core import DatasetProfileView
 
 
@@ -118,7 +119,7 @@ def numeric_histogram(
     name: str,
     bins: int = 30,
     value_range: tuple[float, float] | None = None,
-    edges: Sequence[float] | None = None,
+    edges: ArrayLike | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """An (estimated) histogram of a numeric column from its KLL sketch.
 

@@ -70,7 +70,7 @@ class ProfileNotFound(FileNotFoundError):
 # --------------------------------------------------------------------------- profiling
 @functools.cache
 def _type_mapper():
-    """whylogs' type mapper, minus its crash under NumPy 2.
+    """Whylogs' type mapper, minus its crash under NumPy 2.
 
     whylogs 1.6.4 matches string columns with ``np.unicode_``, removed in NumPy 2: every column
     whose dtype is neither numeric nor ``object`` (pandas ``string``, datetimes) raised

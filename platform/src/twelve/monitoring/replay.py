@@ -28,6 +28,7 @@ from collections.abc import Callable
 from dataclasses import asdict
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import TYPE_CHECKING, cast
 
 import dagster as dg
 import pandas as pd
@@ -39,6 +40,9 @@ from twelve.monitoring import replay_traffic
 from twelve.monitoring.replay_report import MonthOutcome, ReplaySummary, outcome_line
 from twelve.monitoring.sensor import SENSOR_NAME
 
+if TYPE_CHECKING:
+    from twelve.training.tracking import MlflowResource
+
 log = logging.getLogger(__name__)
 
 
@@ -49,9 +53,10 @@ def latest_metadata(instance: dg.DagsterInstance, key: dg.AssetKey, partition: s
         limit=1,
         ascending=False,
     ).records
-    if not records:
+    materialization = records[0].asset_materialization if records else None
+    if materialization is None:
         return {}
-    return {k: v.value for k, v in records[0].asset_materialization.metadata.items()}
+    return {k: v.value for k, v in materialization.metadata.items()}
 
 
 def champion_bento(
@@ -66,6 +71,8 @@ def champion_bento(
         dg.AssetRecordsFilter(asset_key=bento), limit=200, ascending=False
     ).records
     for record in records:
+        if record.asset_materialization is None:
+            continue
         metadata = {k: v.value for k, v in record.asset_materialization.metadata.items()}
         if (
             str(metadata.get("model_version")) == str(version)
@@ -104,7 +111,7 @@ class Replay:
 
         self.project, self.defs = project, defs
         self.instance = dg.DagsterInstance.get()
-        self.mlflow = project_resources(project)["mlflow"]
+        self.mlflow = cast("MlflowResource", project_resources(project)["mlflow"])
         graph = defs.resolve_asset_graph()
         self.bento = _one(_by_role(graph, tags.BENTO), f"asset tagged {tags.ROLE}={tags.BENTO}")
         # The gate's decision on the champion's model: the alias the bento is built from.

@@ -21,6 +21,7 @@ import dagster as dg
 import pandas as pd
 
 from twelve.core import tags
+from twelve.core.config import config_annotation
 from twelve.core.files import file_md5
 from twelve.core.project import Project
 from twelve.data.versioning import DvcResource
@@ -129,7 +130,8 @@ def arrived_file(
         limit=1,
         ascending=False,
     ).records
-    path_value = records[0].asset_materialization.metadata.get("path") if records else None
+    materialization = records[0].asset_materialization if records else None
+    path_value = materialization.metadata.get("path") if materialization else None
     if path_value is None:
         raise dg.Failure(f"{name} has no materialization of {partition}: materialize it first")
     path = Path(str(path_value.value))
@@ -177,9 +179,10 @@ distributions, missing values, cardinalities; opens offline). Both are logged to
 per data version in the experiment `{project.name}_data`. The metadata links the report and shows
 the summary table.""",
     )
+    @config_annotation(config_class)
     def _profile(
         context: dg.AssetExecutionContext,
-        config: config_class,
+        config: ProfileConfig,
         dvc: DvcResource,
         mlflow: MlflowResource,
     ) -> dg.MaterializeResult:
@@ -240,8 +243,9 @@ which is which), stored under the file's md5 (the training-set hash of the model
 in `<TWELVE_HOME>/profiles/{dataset}/`, and made the reference: `reference.json` there names that
 version. HTML report and MLflow run (experiment `{project.name}_data`) as for the raw months.""",
     )
+    @config_annotation(config_class)
     def _profile(
-        context: dg.AssetExecutionContext, config: config_class, mlflow: MlflowResource
+        context: dg.AssetExecutionContext, config: ProfileConfig, mlflow: MlflowResource
     ) -> dg.MaterializeResult:
         path = project.training_set_path()
         if not path.is_file():

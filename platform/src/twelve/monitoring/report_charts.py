@@ -29,6 +29,10 @@ from twelve.monitoring.report_format import (
 )
 
 if TYPE_CHECKING:
+    from matplotlib.axes import Axes
+    from matplotlib.axis import Axis
+    from matplotlib.figure import Figure
+    from matplotlib.typing import RcKeyType
     from whylogs.core import DatasetProfileView
 
 # Numeric columns with at most this many distinct values are drawn as bars per value (hour of
@@ -41,7 +45,7 @@ PRIMARY = "#3b6ea5"
 
 # --------------------------------------------------------------------------- charts
 # Chart style, applied while a chart is drawn *and* saved (svg.* settings are read at save time).
-_STYLE = {
+_STYLE: dict[RcKeyType, Any] = {
     "svg.fonttype": "none",  # text stays <text>: small files, drawn in the page's font
     "svg.hashsalt": "twelve",  # deterministic element ids
     "font.family": ["DejaVu Sans"],
@@ -57,13 +61,15 @@ _STYLE = {
 
 @contextlib.contextmanager
 def chart_style() -> Iterator[None]:
+    """Matplotlib settings of the report charts, for the ``with`` block only."""
     import matplotlib
 
     with matplotlib.rc_context(_STYLE):
         yield
 
 
-def new_figure(width: float = 4.6, height: float = 2.3):
+def new_figure(width: float = 4.6, height: float = 2.3) -> tuple[Figure, Axes]:
+    """A figure of ``width`` x ``height`` inches and its axes, with a light horizontal grid."""
     # A bare Figure, not pyplot: no global figure registry, no GUI backend, nothing to close.
     from matplotlib.figure import Figure
 
@@ -84,13 +90,15 @@ def to_svg(figure) -> str:
     return re.sub(r"<metadata>.*?</metadata>", "", svg, flags=re.DOTALL)
 
 
-def plain_axis(axis) -> None:
+def plain_axis(axis: Axis) -> None:
+    """Tick labels as the reports write numbers (:func:`format_number`), never 1e6 offsets."""
     from matplotlib.ticker import FuncFormatter
 
     axis.set_major_formatter(FuncFormatter(lambda value, _pos: format_number(value)))
 
 
 def short_label(text: str, width: int = 22) -> str:
+    """``text`` cut to ``width`` characters, an ellipsis marking the cut."""
     return text if len(text) <= width else text[: width - 1] + "…"
 
 

@@ -19,6 +19,7 @@ MISSING_WARN_SHARE = 0.05
 
 # --------------------------------------------------------------------------- formatting
 def is_missing(value: Any) -> bool:
+    """Whether ``value`` is None or a float NaN."""
     return value is None or (isinstance(value, float) and math.isnan(value))
 
 
@@ -53,6 +54,7 @@ def format_value(value: Any, kind: str) -> str:
 
 
 def percent(share: float) -> str:
+    """A share as a percentage for the reports (``<0.1%`` for tiny shares, a dash if missing)."""
     if is_missing(share):
         return NONE
     if 0 < share < 0.001:

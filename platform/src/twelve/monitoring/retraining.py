@@ -21,6 +21,7 @@ every ``trained_model`` gets ``last_month``, every ``model_evaluation`` ``requir
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -146,7 +147,9 @@ def check_request(seen: DataVersionSeen) -> dg.RunRequest:
 
 
 def _new_evidence(
-    handled: list[str], drift_results: list[Finding], performance_results: list[Finding]
+    handled: list[str],
+    drift_results: Sequence[Finding],
+    performance_results: Sequence[Finding],
 ) -> list[Evidence]:
     evidence: list[Evidence] = []
     for results, read in (
@@ -160,7 +163,7 @@ def _new_evidence(
     return evidence
 
 
-def _waiting_serving(cursor: RetrainingCursor, skew_results: list[Finding]) -> list[Evidence]:
+def _waiting_serving(cursor: RetrainingCursor, skew_results: Sequence[Finding]) -> list[Evidence]:
     waiting = [Evidence(**item) for item in cursor.serving_pending]
     for finding in sorted(skew_results, key=lambda s: s.storage_id):
         found = serving_evidence(finding)
@@ -192,10 +195,10 @@ def retraining_request(
 def plan_ticks(
     cursor: RetrainingCursor,
     targets: RetrainingTargets,
-    new_versions: list[DataVersionSeen] = (),
-    drift_results: list[Finding] = (),
-    performance_results: list[Finding] = (),
-    skew_results: list[Finding] = (),
+    new_versions: Sequence[DataVersionSeen] = (),
+    drift_results: Sequence[Finding] = (),
+    performance_results: Sequence[Finding] = (),
+    skew_results: Sequence[Finding] = (),
 ) -> tuple[list[dg.RunRequest], RetrainingCursor]:
     """Decide the runs of one tick (pure).
 

@@ -40,8 +40,10 @@ def _by_role(asset_graph, role: str) -> list[dg.AssetKey]:
 
 
 def watched_keys(project: Project, asset_graph) -> WatchedKeys:
-    """The arriving raw sources (``arrival`` assets with no ``arrival`` parent: not their
-    profiles) and the project's check assets."""
+    """The arriving raw sources and the project's check assets.
+
+    The sources are the ``arrival`` assets with no ``arrival`` parent (not their profiles).
+    """
     arriving = set(_by_role(asset_graph, tags.ARRIVAL))
     sources = [k for k in sorted(arriving) if not set(asset_graph.get(k).parent_keys) & arriving]
     return WatchedKeys(
@@ -97,7 +99,9 @@ def retraining_targets(
 
 def sensor_targets(defs: dg.Definitions, project: Project) -> RetrainingTargets:
     """What the project's sensor configures a retraining with (its settings are its metadata)."""
-    metadata = {k: v.value for k, v in defs.resolve_sensor_def(SENSOR_NAME).metadata.items()}
+    metadata: dict[str, Any] = {
+        k: v.value for k, v in defs.resolve_sensor_def(SENSOR_NAME).metadata.items()
+    }
     required = metadata.get(REQUIRED_SCORE)
     return retraining_targets(
         project,

@@ -159,8 +159,9 @@ def reference_profile(
 
 
 def _compared(features, reference, target, exclude: Sequence[str]) -> list[str]:
-    """The features compared: those given (else the reference's that serving profiled too),
-    without the excluded ones.
+    """The features compared, without the excluded ones.
+
+    Those given, else the reference's features that serving profiled too.
 
     Raises:
         SkewError: an excluded feature is not among them (a typo would compare it silently).

@@ -13,6 +13,7 @@ from datetime import UTC, datetime, timedelta
 import dagster as dg
 
 from twelve.core import paths, tags
+from twelve.core.config import config_annotation
 from twelve.core.project import Project
 from twelve.monitoring import data_runs, drift, skew, skew_report
 from twelve.monitoring.config import SkewConfig
@@ -82,8 +83,9 @@ verdict (drift / possible drift / no drift) the retraining sensor reads.
 Writes a self-contained HTML report (charts inline) under `<TWELVE_HOME>/reports/serving_skew/`.
 Fails when there is no serving profile yet (serve the bento and send requests first).""",
     )
+    @config_annotation(config_class)
     def _serving_skew(
-        context: dg.AssetExecutionContext, config: config_class
+        context: dg.AssetExecutionContext, config: SkewConfig
     ) -> dg.MaterializeResult:
         return dg.MaterializeResult(metadata=judge_window(context, project, config))
 

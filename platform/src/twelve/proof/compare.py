@@ -175,8 +175,10 @@ def compare_metrics(
     names: Sequence[str] | None = None,
     tolerance: float = METRIC_TOLERANCE,
 ) -> list[Row]:
-    """One row per metric the original run recorded (timings and the evaluation step's left
-    out): equal within ``tolerance`` (pure)."""
+    """One row per metric the original run recorded: equal within ``tolerance`` (pure).
+
+    Timings and the evaluation step's metrics (logged later, not re-run) are left out.
+    """
     rows = []
     compared = {m for m in recorded if not m.startswith(EVALUATION_PREFIX)} - TIMING_METRICS
     for name in names if names is not None else sorted(compared):

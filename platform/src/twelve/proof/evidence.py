@@ -125,7 +125,12 @@ class Evidence:
     @property
     def commit(self) -> str:
         """The champion's git commit ('' when unknown)."""
-        return str((self.manifest or {}).get("git_commit") or "")
+        return str(self.recorded.get("git_commit") or "")
+
+    @property
+    def recorded(self) -> dict[str, Any]:
+        """The champion's manifest, empty when there is no champion (rules check that first)."""
+        return self.manifest or {}
 
     def missing_data(self) -> list[DataVersion]:
         """The champion's data versions the DVC remote does not hold."""

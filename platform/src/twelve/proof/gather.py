@@ -11,7 +11,16 @@ import json
 import logging
 import subprocess
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from mlflow import MlflowClient
+
+    from twelve.data.versioning import DvcResource
+    from twelve.features.feast import FeastResource
+    from twelve.monitoring.profiling import ProfileStore
+    from twelve.proof.testing_evidence import RecordedTests
+    from twelve.training.tracking import MlflowResource
 
 from twelve.core import paths
 from twelve.core.project import Project
@@ -51,28 +60,33 @@ def gather(project: Project, stores: dict[str, Any] | None = None) -> Evidence:
         registered_model=project.registered_model,
         feature_service=project.feature_service,
     )
-    client = stores["mlflow"].client()
-    _champion(evidence, client, stores["mlflow"])
-    evidence.registry_services = _registry_services(evidence, stores["feast"])
+    # The dict is typed by the resources' base class: these are the four concrete ones.
+    mlflow: Any = stores["mlflow"]
+    feast: Any = stores["feast"]
+    dvc: Any = stores["dvc"]
+    bentoml: Any = stores["bentoml"]
+    client = mlflow.client()
+    _champion(evidence, client, mlflow)
+    evidence.registry_services = _registry_services(evidence, feast)
     dagster_facts(evidence, project)
     if evidence.run_id is None or evidence.manifest is None:
         return evidence
     _pipelines_and_reproductions(evidence, client, project.experiment)
     evidence.commit_exists = commit_exists(paths.REPO_ROOT, evidence.commit)
     evidence.config_error = config_error(evidence.manifest.get("config"))
-    evidence.data_versions = data_versions(evidence, stores["dvc"])
+    evidence.data_versions = data_versions(evidence, dvc)
     md5 = str(evidence.manifest.get("training_set_md5") or "")
     if md5:
         evidence.training_set_profiled, evidence.training_set_report = documented(md5)
     evidence.tests = _test_record(project, evidence.commit)
-    evidence.bento = bento_facts(evidence, stores["bentoml"], client)
+    evidence.bento = bento_facts(evidence, bentoml, client)
     if evidence.bento is not None:
         evidence.served_profiles = served_profiles(evidence.bento.model_tag)
     return evidence
 
 
 # ------------------------------------------------------------------------------------ MLflow
-def _champion(evidence: Evidence, client, mlflow_resource) -> None:
+def _champion(evidence: Evidence, client: MlflowClient, mlflow_resource: MlflowResource) -> None:
     import mlflow
 
     from twelve.training.promotion import CHAMPION
@@ -104,10 +118,12 @@ def _champion(evidence: Evidence, client, mlflow_resource) -> None:
         ]
 
 
-def _pipelines_and_reproductions(evidence: Evidence, client, experiment: str) -> None:
+def _pipelines_and_reproductions(evidence: Evidence, client: MlflowClient, experiment: str) -> None:
     from twelve.proof.compare import REPRODUCES_TAG, VERDICT_TAG
 
     found = client.get_experiment_by_name(experiment)
+    if found is None:
+        return  # no run was ever tracked in the project's experiment
     runs = client.search_runs(
         [found.experiment_id],
         filter_string="attributes.status = 'FINISHED'",
@@ -172,7 +188,7 @@ def config_error(config: dict[str, Any] | None) -> str | None:
     return ""
 
 
-def data_versions(evidence: Evidence, dvc) -> list[DataVersion] | None:
+def data_versions(evidence: Evidence, dvc: DvcResource) -> list[DataVersion] | None:
     """Where the DVC cache and remote hold each data version of the champion's manifest."""
     manifest = evidence.manifest or {}
     wanted = [
@@ -195,7 +211,7 @@ def data_versions(evidence: Evidence, dvc) -> list[DataVersion] | None:
 
 
 # ------------------------------------------------------------------------ Feast, test records
-def _registry_services(evidence: Evidence, feast) -> list[str] | None:
+def _registry_services(evidence: Evidence, feast: FeastResource) -> list[str] | None:
     try:
         store = feast.feature_store()
         return sorted(service.name for service in store.list_feature_services())
@@ -204,14 +220,16 @@ def _registry_services(evidence: Evidence, feast) -> list[str] | None:
         return None
 
 
-def _test_record(project: Project, commit: str):
+def _test_record(project: Project, commit: str) -> RecordedTests | None:
     from twelve.proof.testing_evidence import read_record, record_path
 
     return read_record(record_path(paths.state_dir(), project.name, commit)) if commit else None
 
 
 # ------------------------------------------------------------------------ profiles, reports
-def documented(version: str, store=None, reports_root: Path | None = None) -> tuple[bool, bool]:
+def documented(
+    version: str, store: ProfileStore | None = None, reports_root: Path | None = None
+) -> tuple[bool, bool]:
     """Whether a data version has a stored profile, and an HTML report beside it.
 
     Profiles and reports are keyed by the data version (a content md5) under a data set name the

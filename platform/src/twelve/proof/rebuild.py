@@ -176,6 +176,7 @@ def run_steps(
             text=True,
         ) as process,
     ):
+        assert process.stdout is not None  # stdout=PIPE
         for line in process.stdout:
             if line.startswith(STEP_PREFIX):
                 result = json.loads(line[len(STEP_PREFIX) :])

@@ -1,5 +1,7 @@
-"""Where a reproduction's verdict is shown: an MLflow run linked to the original, and an
-observation of the model's asset in the Dagster instance (its UI page shows the verdict).
+"""Where a reproduction's verdict is shown: in MLflow and in the Dagster instance.
+
+An MLflow run linked to the original, and an observation of the model's asset in the Dagster
+instance (its UI page shows the verdict).
 
 The real registry and aliases are never touched: no model is logged or registered.
 """

@@ -35,7 +35,7 @@ def versioning(evidence: Evidence) -> Verdict:
     else:
         statuses.append(FAIL)
         lines.append(f"the champion's commit {commit[:12] or '(none recorded)'} is not in git")
-    if evidence.manifest.get("git_dirty"):
+    if evidence.recorded.get("git_dirty"):
         statuses.append(WARN)
         lines.append("the champion was trained from uncommitted changes (git_dirty)")
     if evidence.data_versions is None:
@@ -66,8 +66,8 @@ def features(evidence: Evidence) -> Verdict:
     if missing := no_champion(evidence):
         return missing
     lines, statuses = [], []
-    service = str(evidence.manifest.get("feature_service") or "")
-    version = str(evidence.manifest.get("feature_service_version") or "")
+    service = str(evidence.recorded.get("feature_service") or "")
+    version = str(evidence.recorded.get("feature_service_version") or "")
     if not service:
         statuses.append(FAIL)
         lines.append("the champion's manifest names no feature service")
@@ -116,13 +116,13 @@ def config(evidence: Evidence) -> Verdict:
     """The champion's run config is recorded, hashes as recorded, and reloads into its class."""
     if missing := no_champion(evidence):
         return missing
-    recorded = evidence.manifest.get("config")
+    recorded = evidence.recorded.get("config")
     if not recorded:
         return Verdict(FAIL, ["the champion's manifest records no config"])
     lines = [f"config recorded: {', '.join(sorted(recorded))}"]
-    if config_hash(recorded) != evidence.manifest.get("config_hash"):
+    if config_hash(recorded) != evidence.recorded.get("config_hash"):
         return Verdict(FAIL, [*lines, "its hash is not the recorded config_hash: it was altered"])
-    lines.append(f"hashes to the recorded config_hash {evidence.manifest['config_hash']}")
+    lines.append(f"hashes to the recorded config_hash {evidence.recorded['config_hash']}")
     if evidence.config_error is None:
         return Verdict(WARN, [*lines, "not reloaded into the project's config class"])
     if evidence.config_error:
@@ -134,7 +134,7 @@ def reproducibility(evidence: Evidence) -> Verdict:
     """A recorded reproduction of the champion matched (WARN: never reproduced)."""
     if missing := no_champion(evidence):
         return missing
-    holes = [key for key in MANIFEST_KEYS if not evidence.manifest.get(key)]
+    holes = [key for key in MANIFEST_KEYS if not evidence.recorded.get(key)]
     if holes:
         return Verdict(FAIL, [f"the champion's manifest lacks {holes}: nothing to reproduce from"])
     lines = ["the manifest records commit, data hashes, config and lock hashes"]
@@ -256,7 +256,7 @@ def reports(evidence: Evidence) -> Verdict:
     """The champion's training set has a stored profile and an HTML report."""
     if missing := no_champion(evidence):
         return missing
-    md5 = evidence.manifest.get("training_set_md5")
+    md5 = evidence.recorded.get("training_set_md5")
     if not (evidence.training_set_profiled and evidence.training_set_report):
         return Verdict(
             FAIL,
@@ -273,7 +273,7 @@ def comparability(evidence: Evidence) -> Verdict:
     """Every pipeline's latest model was scored on the champion's versioned holdout."""
     if missing := no_champion(evidence):
         return missing
-    holdout = evidence.manifest.get("holdout_md5")
+    holdout = evidence.recorded.get("holdout_md5")
     others = {p: h for p, h in evidence.holdouts_by_pipeline.items() if h != holdout}
     lines = [f"champion scored on holdout {holdout}"]
     if others:

@@ -1,5 +1,8 @@
-"""What every rule of the audit shares: the worst of several statuses, and the verdict of a
-factor that needs a champion when there is none."""
+"""What every rule of the audit shares.
+
+The worst of several statuses, and the verdict of a factor that needs a champion when there is
+none.
+"""
 
 from __future__ import annotations
 

@@ -1,5 +1,8 @@
-"""The audit's rules of the served model (factors 9, 11, 12): what the champion's bento is and
-what it wrote of the rows it served. Pure, like :mod:`twelve.proof.rules`, which lists them."""
+"""The audit's rules of the served model (factors 9, 11, 12).
+
+What the champion's bento is and what it wrote of the rows it served. Pure, like
+:mod:`twelve.proof.rules`, which lists them.
+"""
 
 from __future__ import annotations
 
@@ -43,7 +46,7 @@ def skew(evidence: Evidence) -> Verdict:
     profiles, verdict = _served(evidence)
     if verdict:
         return verdict
-    training = str(evidence.manifest.get("training_set_md5") or "")
+    training = str(evidence.recorded.get("training_set_md5") or "")
     references = sorted({p.reference_version for p in profiles})
     lines = [f"{len(profiles)} serving profile(s) of {sum(p.rows for p in profiles)} rows"]
     if training and training in references:

@@ -13,7 +13,14 @@ import json
 import logging
 import os
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    import dagster as dg
+    from mlflow import MlflowClient
+
+    from twelve.deploy.bento import BentoResource
+    from twelve.deploy.registry import ModelVersionRef
 
 from twelve.core.project import Project
 from twelve.proof.evidence import Arrival, BentoFacts, DriftCheck, Evidence
@@ -47,7 +54,9 @@ def _model_folder(home: Path, bento: Path, model_tag: str) -> Path:
     return inside if (inside / "model.yaml").is_file() else model_dir(home, model_tag)
 
 
-def bento_facts(evidence: Evidence, bentoml_resource, client) -> BentoFacts | None:
+def bento_facts(
+    evidence: Evidence, bentoml_resource: BentoResource, client: MlflowClient
+) -> BentoFacts | None:
     """The champion's bento, or None (noted) when the store holds none."""
     from twelve.deploy.registry import ModelVersionRef
     from twelve.deploy.store import bentoml_model_tag
@@ -81,8 +90,8 @@ def bento_facts(evidence: Evidence, bentoml_resource, client) -> BentoFacts | No
     return facts
 
 
-def _model_hashes(pipeline_file: Path, ref) -> tuple[str, str]:
-    """joblib's content hash of the pipeline in the bento and of the registered model.
+def _model_hashes(pipeline_file: Path, ref: ModelVersionRef) -> tuple[str, str]:
+    """Joblib's content hash of the pipeline in the bento and of the registered model.
 
     The bento stores the pipeline re-dumped with joblib and MLflow stores its own serialization,
     so the files differ byte for byte; the fitted objects' hashes are equal when the model is.
@@ -97,7 +106,7 @@ def _model_hashes(pipeline_file: Path, ref) -> tuple[str, str]:
 
 
 # ------------------------------------------------------------------------------------ Dagster
-def _belongs(key, project: Project) -> bool:
+def _belongs(key: dg.AssetKey, project: Project) -> bool:
     """Whether an asset key is the project's (its prefix; the first project has none)."""
     return list(key.path[:-1]) == ([project.asset_prefix] if project.asset_prefix else [])
 
@@ -113,15 +122,15 @@ def dagster_facts(evidence: Evidence, project: Project) -> None:
         evidence.newest_arrival = newest_arrival(instance, project)
         evidence.drift_checks = drift_checks(instance, project.key("month_drift"))
         skew = instance.get_latest_materialization_event(project.key("serving_skew"))
-        if skew is not None:
+        if skew is not None and skew.asset_materialization is not None:
             metadata = skew.asset_materialization.metadata
             count = metadata.get("serving_profiles")
-            evidence.serving_skew_profiles = int(count.value) if count is not None else None
+            evidence.serving_skew_profiles = int(str(count.value)) if count is not None else None
         evidence.sensor_ticks = sensor_ticks(instance, SENSOR)
         evidence.sensor_runs = instance.get_runs_count(dg.RunsFilter(tags={SENSOR_TAG: SENSOR}))
 
 
-def newest_arrival(instance, project: Project) -> Arrival | None:
+def newest_arrival(instance: dg.DagsterInstance, project: Project) -> Arrival | None:
     """The newest partition an arrival run materialized, with its raw data version."""
     import dagster as dg
     from dagster._core.events import DagsterEventType
@@ -153,7 +162,7 @@ def newest_arrival(instance, project: Project) -> Arrival | None:
     return newest
 
 
-def drift_checks(instance, key) -> list[DriftCheck]:
+def drift_checks(instance: dg.DagsterInstance, key: dg.AssetKey) -> list[DriftCheck]:
     """Every materialization of the drift check (newest first): month and verdict."""
     import dagster as dg
 
@@ -161,6 +170,8 @@ def drift_checks(instance, key) -> list[DriftCheck]:
     records = instance.fetch_materializations(dg.AssetRecordsFilter(asset_key=key), limit=500)
     for record in records.records:
         materialization = record.asset_materialization
+        if materialization is None:
+            continue
         verdict = materialization.metadata.get("verdict")
         found.append(
             DriftCheck(
@@ -172,7 +183,7 @@ def drift_checks(instance, key) -> list[DriftCheck]:
     return found
 
 
-def sensor_ticks(instance, name: str) -> dict[str, int]:
+def sensor_ticks(instance: dg.DagsterInstance, name: str) -> dict[str, int]:
     """Tick status -> count of every sensor named ``name`` the daemon evaluated."""
     counts: dict[str, Any] = {}
     for state in instance.all_instigator_state():

@@ -1,5 +1,7 @@
-"""Evidence that a project's tests ran, on which commit, and that its served model gave the
-offline answers: what ``twelve audit`` reads for factor 5 instead of test file names.
+"""Evidence that a project's tests ran, on which commit, and that its served model was right.
+
+That is, it gave the offline answers: what ``twelve audit`` reads for factor 5 instead of test
+file names.
 
 The pytest plugin (``twelve.testing``) records, per project and per commit, every test of the
 project (under ``projects/<name>/``) with its outcome, and every parity check made with the

@@ -209,26 +209,32 @@ class Targets:
 
     @property
     def project(self) -> Path:
+        """The project's folder."""
         return self.root / "projects" / self.name
 
     @property
     def feature_repo(self) -> Path:
+        """Its Feast repository folder."""
         return self.root / "feature_repo" / self.name
 
     @property
     def bento(self) -> Path:
+        """Its bento's folder."""
         return self.root / "bentos" / self.name
 
     @property
     def workspace(self) -> Path:
+        """The Dagster workspace file."""
         return self.root / "infra" / "workspace.yaml"
 
     @property
     def feastignore(self) -> Path:
+        """The Feast repository's ignore file."""
         return self.root / "feature_repo" / ".feastignore"
 
     @property
     def dagster_yaml(self) -> Path:
+        """The Dagster instance settings, whose managed loggers list the project's package."""
         return self.root / "infra" / "dagster.yaml"
 
     @property

@@ -52,11 +52,13 @@ class Batcher:
             self._task = loop.create_task(self._run(), name="twelve-batcher")
         future = loop.create_future()
         self._waiting.append((job, future))
+        assert self._wake is not None  # made with the task above
         self._wake.set()
         return await future
 
     def _take(self) -> list[tuple[Any, asyncio.Future]]:
-        taken, rows = [], 0
+        taken: list[tuple[Any, asyncio.Future]] = []
+        rows = 0
         while self._waiting:
             rows += self.rows_of(self._waiting[0][0])
             if taken and rows > self.max_rows:
@@ -65,9 +67,11 @@ class Batcher:
         return taken
 
     async def _run(self) -> None:
+        wake = self._wake  # each task is started with its own event (submit)
+        assert wake is not None
         while True:
-            await self._wake.wait()
-            self._wake.clear()
+            await wake.wait()
+            wake.clear()
             while self._waiting:
                 taken = [(job, future) for job, future in self._take() if not future.done()]
                 if taken:

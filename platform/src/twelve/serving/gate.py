@@ -145,8 +145,11 @@ _DTYPE_CHARS = {"float64": np.dtype(np.float64).char, "int64": np.dtype(np.int64
 
 
 class _Bounds:
-    """The numeric columns' rules as vectors: every column of a batch checked in a few numpy
-    operations (one matrix), not a few per column: the gate's cost barely grows with columns."""
+    """The numeric columns' rules as vectors.
+
+    Every column of a batch is checked in a few numpy operations (one matrix), not a few per
+    column: the gate's cost barely grows with columns.
+    """
 
     def __init__(self, specs: list) -> None:
         self.names = [spec.name for spec in specs]

@@ -58,6 +58,7 @@ class BearerAuthMiddleware:
         self.token = (token if token is not None else os.environ.get(TOKEN_ENV, "")).strip()
 
     async def __call__(self, scope, receive, send) -> None:
+        """ASGI entry point: a protected path without the token gets 401."""
         if scope["type"] != "http" or not self.token or scope.get("path") not in self.protected:
             await self.app(scope, receive, send)
             return
@@ -139,6 +140,7 @@ class RequestErrorMiddleware:
         self.on_rejection = on_rejection
 
     async def __call__(self, scope, receive, send) -> None:
+        """ASGI entry point: 415 for a body that is not JSON, 422 for a validation error."""
         if scope["type"] != "http" or scope.get("path") not in self.protected:
             await self.app(scope, receive, send)
             return

@@ -28,6 +28,7 @@ class ServingMetrics:
     prefix: str
 
     def __post_init__(self) -> None:
+        """Create the metrics, outside prometheus_client's global registry."""
         import prometheus_client as prom
 
         p = self.prefix

@@ -105,6 +105,7 @@ class ServedModel:
     metadata: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
+        """Refuse (``RuntimeError``) a model that does not fit its contract or threshold."""
         names = [column["name"] for column in self.contract["columns"]]
         outside = sorted(set(self.compiled.columns) - set(names))
         if outside:

@@ -120,6 +120,8 @@ class ProcessProfiler:
 
     @staticmethod
     def _exchange(child: subprocess.Popen, job: ProfileJob, answer: dict[str, Any]) -> None:
+        assert child.stdin is not None  # both are pipes
+        assert child.stdout is not None
         try:
             _send(job, child.stdin)
             answer.update(pickle.load(child.stdout))
@@ -140,7 +142,8 @@ class ProcessProfiler:
             if self._child is None:
                 return
             child, self._child = self._child, None
-        child.stdin.close()
+        if child.stdin is not None:
+            child.stdin.close()
         try:
             child.wait(timeout=30)
         except subprocess.TimeoutExpired:
@@ -149,8 +152,11 @@ class ProcessProfiler:
 
 
 def _send(job: ProfileJob, stream) -> None:
-    """The job, one column per pickle: pickling holds the GIL, and a whole buffer at once would
-    stall the worker's requests for as long (tens of milliseconds for 100,000 rows)."""
+    """Send the job, one column per pickle.
+
+    Pickling holds the GIL, and a whole buffer at once would stall the worker's requests for as
+    long (tens of milliseconds for 100,000 rows).
+    """
     names = dict.fromkeys(job.columns)
     header = ProfileJob(job.root, job.model_version, job.version, names, job.extra)
     pickle.dump(header, stream, protocol=pickle.HIGHEST_PROTOCOL)

@@ -39,7 +39,7 @@ import time
 import typing
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import bentoml
 from starlette.responses import JSONResponse
@@ -62,6 +62,9 @@ from twelve.serving.metrics import ProcessSampler, ServingMetrics, activate
 from twelve.serving.model import ServedModel
 from twelve.serving.schemas import BentoArguments
 from twelve.serving.scoring import Job, Outcome, Scorer
+
+if TYPE_CHECKING:
+    from pydantic import BaseModel
 
 log = logging.getLogger(__name__)
 STARTUP_GRACE_S = 60.0  # a request waits this long for a worker's store to open, then gets 503
@@ -247,9 +250,10 @@ class ModelService:
         self.metrics.latency.labels(endpoint).observe(time.perf_counter() - started)
         return answer
 
-    def response(self, outcome: Outcome, response: type) -> Any:
+    def response(self, outcome: Outcome, response: type[BaseModel]) -> Any:
         """``response`` built from an outcome (no validation: every value is ours and typed)."""
         if outcome.problems:
+            assert self.gate is not None  # only the contract gate finds problems
             body = violation_body(outcome.problems, self.gate.name)
             return JSONResponse(body, status_code=422)
         row = typing.get_args(response.model_fields["predictions"].annotation)[0]
@@ -264,7 +268,7 @@ class ModelService:
                 row.model_construct(prediction=value, unknown_entities=keys)
                 for value, keys in zip(outcome.outputs, outcome.unknown, strict=True)
             ]
-        facts = {
+        facts: dict[str, Any] = {
             "predictions": predictions,
             "threshold": self.model.threshold,
             "model_version": self.model.model_version,

@@ -78,6 +78,7 @@ def alias(
         raise dg.Failure(
             description=f"{name} v{version} gets no alias:\n" + "\n".join(decision.reasons)
         )
+    assert decision.alias is not None  # a passed decision names its alias
     mlflow.set_alias(name, decision.alias, version)
     client = mlflow.client()
     client.set_model_version_tag(name, version, "twelve.promotion", decision.decision)

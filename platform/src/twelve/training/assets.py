@@ -13,6 +13,7 @@ asset runs: building the definitions loads neither scikit-learn nor matplotlib.
 import dagster as dg
 
 from twelve.core import tags
+from twelve.core.config import config_annotation
 from twelve.data.versioning import DvcResource
 from twelve.training import promotion
 from twelve.training.block import (
@@ -71,11 +72,13 @@ def holdout_asset(block: TrainingBlock, config_class: type[HoldoutConfig]) -> dg
         kinds={"parquet", "dvc"},
         tags=_role(tags.HOLDOUT),
     )
+    @config_annotation(config_class)
     def holdout_set(
-        context: dg.AssetExecutionContext, config: config_class, dvc: DvcResource
+        context: dg.AssetExecutionContext, config: HoldoutConfig, dvc: DvcResource
     ) -> dg.MaterializeResult:
-        """The rows of the training set in the holdout month: the one data set every model is
-        scored on.
+        """The rows of the training set in the holdout month.
+
+        The one data set every model is scored on.
 
         Written to `training/holdout.parquet` and versioned with DVC; its md5 is the data
         version, goes into every run manifest, and lets the evaluation read back exactly this
@@ -134,9 +137,10 @@ id) as `twelve.*` tags and `manifest.json`. Every data version is in the DVC cac
 before the model is registered, so any run can be reproduced from its manifest. If anything
 fails after the version was created, the version is deleted and the run marked failed.""",
     )
+    @config_annotation(config_class)
     def trained_model(
         context: dg.AssetExecutionContext,
-        config: config_class,
+        config: TrainingConfig,
         mlflow: MlflowResource,
         dvc: DvcResource,
     ) -> dg.MaterializeResult:
@@ -173,9 +177,10 @@ Blocking checks: its {block.metric.name} must beat the naive baseline ({baseline
 `{block.key(MODEL_ALIAS, spec).to_user_string()}` does not run and every alias stays where it
 was. The outcome is also recorded on the model version (`twelve.gate`) and its run.""",
     )
+    @config_annotation(config_class)
     def model_evaluation(
         context: dg.AssetExecutionContext,
-        config: config_class,
+        config: EvaluationConfig,
         mlflow: MlflowResource,
         dvc: DvcResource,
     ) -> dg.MaterializeResult:
@@ -209,8 +214,9 @@ evaluation's measurements (so running this asset alone cannot promote a refused 
 refused model leaves every alias as it was. The decision, the scores and the margin are in the
 metadata and in the version's tags (`twelve.promotion`, `twelve.promotion_reason`).""",
     )
+    @config_annotation(config_class)
     def model_alias(
-        context: dg.AssetExecutionContext, config: config_class, mlflow: MlflowResource
+        context: dg.AssetExecutionContext, config: PromotionConfig, mlflow: MlflowResource
     ) -> dg.MaterializeResult:
         from twelve.training import alias_step
 

@@ -1,4 +1,6 @@
-"""The training block: holdout, pipelines, gate, promotion, leaderboard (``defs/training/``)::
+"""The training block: holdout, pipelines, gate, promotion, leaderboard.
+
+Configured in ``defs/training/``::
 
     type: twelve.training.component.Training
     attributes:

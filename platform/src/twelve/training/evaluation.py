@@ -10,6 +10,7 @@ MAE, R²). The gate and the promotion that use these scores are in ``twelve.trai
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
@@ -34,6 +35,9 @@ from sklearn.metrics import (
 # scored models before it existed.
 from twelve.training.promotion import CHALLENGER as CHALLENGER
 from twelve.training.promotion import CHAMPION as CHAMPION
+
+if TYPE_CHECKING:
+    from numpy.typing import ArrayLike
 
 # What every training run logs about its holdout predictions (leaderboard, reproduction).
 PREDICTIONS_ARTIFACT = "evaluation/holdout_predictions.parquet"
@@ -213,7 +217,7 @@ def predictions_frame(ids, y_true, proba) -> pd.DataFrame:
     return pd.DataFrame({"id": ids.astype(str), "label": y, "proba": p})
 
 
-def roc_points(y_true, proba, max_points: int = 200) -> dict[str, list[float]]:
+def roc_points(y_true: ArrayLike, proba: ArrayLike, max_points: int = 200) -> dict[str, Any]:
     """The ROC curve as at most ``max_points`` (fpr, tpr) points, plus its AUC (JSON-ready).
 
     Thinned evenly along the curve, first and last point kept, so a chart of many runs stays
@@ -234,7 +238,7 @@ def roc_points(y_true, proba, max_points: int = 200) -> dict[str, list[float]]:
 
 
 # ---------------------------------------------------------------------------------------- plots
-def roc_figure(y_true, probas: Mapping[str, Sequence[float]]) -> Figure:
+def roc_figure(y_true: ArrayLike, probas: Mapping[str, ArrayLike]) -> Figure:
     """ROC curves of one or more scorers on the same labels (the diagonal is chance).
 
     Args:
@@ -256,7 +260,9 @@ def roc_figure(y_true, probas: Mapping[str, Sequence[float]]) -> Figure:
     return figure
 
 
-def calibration_figure(y_true, probas: Mapping[str, Sequence[float]], bins: int = 10) -> Figure:
+def calibration_figure(
+    y_true: ArrayLike, probas: Mapping[str, ArrayLike], bins: int = 10
+) -> Figure:
     """Reliability diagram: mean predicted probability against the observed late rate per bin.
 
     Args:
@@ -283,7 +289,7 @@ def calibration_figure(y_true, probas: Mapping[str, Sequence[float]], bins: int 
     return figure
 
 
-def prediction_figure(y_true, predictions: Mapping[str, Sequence[float]]) -> Figure:
+def prediction_figure(y_true: ArrayLike, predictions: Mapping[str, ArrayLike]) -> Figure:
     """Predicted against true values of one or more regressors (the diagonal is perfect).
 
     Args:

@@ -77,7 +77,7 @@ def evaluate(
     passed = all(check.passed for check in checks)
     _record(mlflow, trained, metric.name, baseline, champion_metrics, checks)
     rows = {f"candidate v{version}": candidate, "naive baseline": baseline}
-    if champion is not None:
+    if champion is not None and champion_metrics is not None:  # set together
         rows[f"champion v{champion.version}"] = champion_metrics
     table = evaluation.comparison_table(rows, block.scoring.compared_metrics)
     context.log.info("evaluation of %s v%s:\n%s", name, version, table)
@@ -98,7 +98,10 @@ def evaluate(
             "comparison": dg.MetadataValue.md(table),
         }
     )
-    check_metadata = {"model_version": version, "required_score": config.required_score}
+    check_metadata: dict[str, Any] = {
+        "model_version": version,
+        "required_score": config.required_score,
+    }
     return dg.MaterializeResult(
         metadata=metadata,
         check_results=[

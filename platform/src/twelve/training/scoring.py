@@ -38,6 +38,7 @@ class Scoring:
     problem_type: str
 
     def __post_init__(self) -> None:
+        """Check the fields; raise ``ValueError`` naming the wrong one."""
         if self.problem_type not in PROBLEM_TYPES:
             raise ValueError(
                 f"problem type {self.problem_type!r} is not one of {list(PROBLEM_TYPES)}"

@@ -1,0 +1,1 @@
+"""The flight-delay project: a Dagster code location (:mod:`flight_delays.definitions`)."""

@@ -17,7 +17,7 @@ from pathlib import Path
 log = logging.getLogger("twelve")
 
 
-def register(subparsers) -> None:
+def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """Add ``twelve compare`` to the CLI."""
     parser = subparsers.add_parser(
         "compare",

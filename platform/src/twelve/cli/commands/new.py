@@ -1,5 +1,6 @@
-"""``twelve new NAME``: create an ML project from the platform's template (see
-twelve.scaffold.generate).
+"""``twelve new NAME``: create an ML project from the platform's template.
+
+The rendering itself is :mod:`twelve.scaffold.generate`.
 
 Every input has a flag and a default, so it runs the same in scripts and CI as by hand::
 
@@ -15,7 +16,7 @@ from pathlib import Path
 log = logging.getLogger("twelve")
 
 
-def register(subparsers) -> None:
+def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """Add the ``new`` subcommand."""
     from twelve.scaffold.generate import PROBLEM_TYPES
 

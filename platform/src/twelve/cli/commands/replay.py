@@ -16,13 +16,17 @@ import shutil
 import subprocess
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from twelve.monitoring.replay_report import ReplaySummary
 
 log = logging.getLogger("twelve")
 DEFAULT_INITIAL = "2013-01..2013-04"
 DEFAULT_MONTHS = "2013-05..2013-09"
 
 
-def register(subparsers) -> None:
+def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """Add ``twelve replay`` to the CLI."""
     parser = subparsers.add_parser(
         "replay",
@@ -147,7 +151,7 @@ def run(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def _print_summary(summary, env: dict[str, str]) -> None:
+def _print_summary(summary: ReplaySummary, env: dict[str, str]) -> None:
     from twelve.monitoring.replay_report import outcome_line
 
     promoted = sum(m.decision == "promoted" for m in summary.months)

@@ -13,11 +13,15 @@ import logging
 import sys
 from dataclasses import asdict
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from twelve.training.tracking import MlflowResource
 
 log = logging.getLogger("twelve")
 
 
-def register(subparsers) -> None:
+def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """Add ``twelve reproduce`` to the CLI."""
     parser = subparsers.add_parser(
         "reproduce",
@@ -51,9 +55,11 @@ def register(subparsers) -> None:
     parser.set_defaults(func=run)
 
 
-def _run_of(run_or_alias: str, project: str, mlflow) -> str:
-    """The run id itself, or the run that trained the version an alias points at (CI uses
-    ``twelve reproduce champion --project NAME``)."""
+def _run_of(run_or_alias: str, project: str, mlflow: MlflowResource) -> str:
+    """The run id itself, or the run that trained the version an alias points at.
+
+    CI uses ``twelve reproduce champion --project NAME``.
+    """
     if run_or_alias not in ("champion", "challenger"):
         return run_or_alias
     from twelve.cli.main import UsageError

@@ -38,7 +38,7 @@ class ServedChoice:
         )
 
 
-def register(subparsers) -> None:
+def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """Add ``twelve serve`` to the CLI."""
     parser = subparsers.add_parser(
         "serve",

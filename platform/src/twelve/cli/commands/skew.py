@@ -19,7 +19,7 @@ from pathlib import Path
 log = logging.getLogger("twelve")
 
 
-def register(subparsers) -> None:
+def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """Add ``twelve skew`` to the CLI."""
     parser = subparsers.add_parser(
         "skew",

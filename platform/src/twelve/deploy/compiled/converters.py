@@ -23,10 +23,12 @@ def _concat_inputs(scope, operator, container) -> str:
 
 
 def is_nan(value: Any) -> bool:
+    """Whether ``value`` is a float NaN (sklearn's default ``missing_values``)."""
     return isinstance(value, float) and math.isnan(value)
 
 
 def imputer_shape(operator) -> None:
+    """skl2onnx shape calculator of SimpleImputer: the input's type, one column per kept feature."""
     from skl2onnx.common.data_types import StringTensorType
 
     imputer = operator.raw_operator
@@ -40,6 +42,7 @@ def imputer_shape(operator) -> None:
 
 
 def imputer_convert(scope, operator, container) -> None:
+    """skl2onnx converter of SimpleImputer: missing values replaced by the fitted statistics."""
     from skl2onnx.common.data_types import DoubleTensorType, StringTensorType
 
     imputer = operator.raw_operator
@@ -93,6 +96,7 @@ def imputer_convert(scope, operator, container) -> None:
 
 
 def one_hot_convert(scope, operator, container) -> None:
+    """skl2onnx converter of OneHotEncoder: one indicator column per fitted category."""
     from skl2onnx.common.data_types import StringTensorType
 
     encoder = operator.raw_operator
@@ -146,6 +150,7 @@ def one_hot_convert(scope, operator, container) -> None:
 
 
 def encoder_shape(operator) -> None:
+    """skl2onnx shape calculator of the encoders: a double tensor, one row per input row."""
     from skl2onnx.common.data_types import DoubleTensorType
 
     encoder = operator.raw_operator
@@ -164,6 +169,7 @@ def _string_categories(encoder, index: int) -> list[str]:
 
 
 def ordinal_convert(scope, operator, container) -> None:
+    """skl2onnx converter of OrdinalEncoder: each category replaced by its fitted index."""
     from skl2onnx.common.data_types import StringTensorType
 
     encoder = operator.raw_operator

@@ -7,7 +7,9 @@ One writer per supported estimator (:data:`ESTIMATOR_NODES`); each reads the pre
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import onnx
@@ -45,10 +47,12 @@ class Nodes:
     initializers: list
 
     def constant(self, name: str, array: np.ndarray) -> str:
+        """Add ``array`` as an initializer called ``name``; returns the name."""
         self.initializers.append(numpy_helper.from_array(np.asarray(array), name))
         return name
 
-    def add(self, op_type: str, inputs: list[str], output: str, **attrs) -> str:
+    def add(self, op_type: str, inputs: list[str], output: str, **attrs: Any) -> str:
+        """Add an ``op_type`` node whose output (and name) is ``output``; returns the output."""
         self.nodes.append(helper.make_node(op_type, inputs, [output], name=output, **attrs))
         return output
 
@@ -77,7 +81,14 @@ class _Ensemble:
         self.leaf_weights.append(float(weight))
         return len(self.leaf_weights) - 1
 
-    def node(self, feature: int, mode: int, split: float, missing_true: bool, members=()) -> int:
+    def node(
+        self,
+        feature: int,
+        mode: int,
+        split: float,
+        missing_true: bool,
+        members: Sequence[float] = (),
+    ) -> int:
         self.features.append(int(feature))
         self.modes.append(mode)
         self.splits.append(float(split))
@@ -105,7 +116,7 @@ class _Ensemble:
         self.roots.append(root[1])
 
     def onnx_node(self, source: str, output: str) -> onnx.NodeProto:
-        attrs = {
+        attrs: dict[str, Any] = {
             "n_targets": 1,
             "aggregate_function": _AGGREGATE_SUM,
             "post_transform": 0,
@@ -152,7 +163,9 @@ def _add_hgb_tree(ensemble: _Ensemble, predictor, known: np.ndarray, f_idx_map) 
             left = _bitset_members(raw_bitsets[node["bitset_idx"]])
             seen = _bitset_members(known[f_idx_map[feature]])
             right = sorted(set(seen) - set(left))
-            members = (right if missing_left else sorted(set(left) & set(seen))) or [_NEVER]
+            members: Sequence[float] = (
+                right if missing_left else sorted(set(left) & set(seen))
+            ) or [_NEVER]
             me = ensemble.node(feature, _BRANCH_MEMBER, 0.0, False, members)
             true_child, false_child = (
                 (node["right"], node["left"]) if missing_left else (node["left"], node["right"])

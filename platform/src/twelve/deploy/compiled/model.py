@@ -10,6 +10,7 @@ import json
 import math
 from collections.abc import Mapping, Sequence
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import onnxruntime
@@ -20,7 +21,7 @@ PREDICTIONS = "predictions"
 METADATA_KEY = "twelve.compiled"
 
 
-def category_values(column: str, values: Sequence, missing: str) -> np.ndarray:
+def category_values(column: str, values: Sequence[Any] | np.ndarray, missing: str) -> np.ndarray:
     """One string column as the compiled model reads it: missing values become ``missing``.
 
     The pipeline's imputers turn None and NaN into their fill value; a string tensor can hold
@@ -52,7 +53,7 @@ def category_values(column: str, values: Sequence, missing: str) -> np.ndarray:
     return np.array(out, dtype=object).reshape(-1, 1)
 
 
-def numeric_values(column: str, values: Sequence) -> np.ndarray:
+def numeric_values(column: str, values: Sequence[Any] | np.ndarray) -> np.ndarray:
     """One numeric column as the compiled model reads it: float64, None -> NaN.
 
     Args:
@@ -119,7 +120,7 @@ class CompiledModel:
         """True for a classifier (``predict_proba``), False for a regressor (``predict``)."""
         return self.classes is not None
 
-    def _feeds(self, columns: Mapping[str, Sequence]) -> dict[str, np.ndarray]:
+    def _feeds(self, columns: Mapping[str, Sequence[Any] | np.ndarray]) -> dict[str, np.ndarray]:
         absent = [column for column in self.columns if column not in columns]
         if absent:
             raise KeyError(f"column(s) {absent} are missing from the model input")
@@ -131,10 +132,10 @@ class CompiledModel:
             raise ValueError(f"columns have different lengths: {lengths}")
         return feeds
 
-    def _run(self, columns: Mapping[str, Sequence]) -> np.ndarray:
+    def _run(self, columns: Mapping[str, Sequence[Any] | np.ndarray]) -> np.ndarray:
         return self._session.run([self._output], self._feeds(columns))[0]
 
-    def predict_proba(self, columns: Mapping[str, Sequence]) -> np.ndarray:
+    def predict_proba(self, columns: Mapping[str, Sequence[Any] | np.ndarray]) -> np.ndarray:
         """Class probabilities, as the pipeline's ``predict_proba``.
 
         Args:
@@ -152,7 +153,7 @@ class CompiledModel:
             raise TypeError(f"the compiled {self.estimator} is a regressor: call predict")
         return self._run(columns)
 
-    def predict(self, columns: Mapping[str, Sequence]) -> np.ndarray:
+    def predict(self, columns: Mapping[str, Sequence[Any] | np.ndarray]) -> np.ndarray:
         """Predicted values of a regressor, as the pipeline's ``predict``.
 
         Args:

@@ -78,6 +78,7 @@ class ViewPlan:
     _sql: dict[int, str] = field(default_factory=dict, repr=False)
 
     def __post_init__(self) -> None:
+        """Index the features by position."""
         self.positions = {name: i for i, name in enumerate(self.features)}
 
     def select(self, count: int) -> str:

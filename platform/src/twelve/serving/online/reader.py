@@ -154,7 +154,9 @@ class DirectOnlineFeatures(StoreReader):
         every key is read every time.
         """
         version = reader.version()
-        cache = getattr(self._local, "cache", None)
+        cache: tuple[int | None, list[dict[bytes, Any]]] | None = getattr(
+            self._local, "cache", None
+        )
         if version is None or cache is None or cache[0] != version:
             cache = (version, [{} for _ in self._plans])
             if version is not None:

@@ -8,9 +8,12 @@ groups every entity row through protobuf on every call.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
 from twelve.serving.config import ServingConfigError
+
+if TYPE_CHECKING:
+    from feast import FeatureService, FeatureStore
 from twelve.serving.online.plan import OnlineLookup, StoreReader
 
 
@@ -19,8 +22,8 @@ class OnlineFeatures(StoreReader):
 
     def __init__(self, feature_store: Mapping[str, Any], feature_service: str) -> None:
         super().__init__(feature_store, feature_service)
-        self._store = None
-        self._service = None
+        self._store: FeatureStore | None = None
+        self._service: FeatureService | None = None
         self._keys_of_feature: dict[str, tuple[str, ...]] = {}
 
     def load(self) -> None:
@@ -75,8 +78,10 @@ class OnlineFeatures(StoreReader):
 
         if self._store is None:
             raise ServingConfigError("the online feature store is not loaded")
+        # load() sets the service with the store (a test double may set the store alone).
+        service = cast("FeatureService", self._service)
         response = self._store.get_online_features(
-            features=self._service, entity_rows=[dict(row) for row in entity_rows]
+            features=service, entity_rows=[dict(row) for row in entity_rows]
         )
         names = list(response.proto.metadata.feature_names.val)
         values = response.to_dict()

@@ -65,8 +65,10 @@ class SqliteReader:
                 )
 
     def version(self) -> int:
-        """This thread's connection's ``PRAGMA data_version``: it moves when another connection
-        (a materialization) writes the store."""
+        """This thread's connection's ``PRAGMA data_version``.
+
+        It moves when another connection (a materialization) writes the store.
+        """
         return self.connection().execute("PRAGMA data_version").fetchone()[0]
 
     def read(self, requests: Sequence[tuple[ViewPlan, list[bytes]]]) -> list[dict[bytes, Record]]:

@@ -17,7 +17,8 @@ def test_the_sample_is_deterministic_and_has_the_documented_columns(project, pro
     if project.problem_type == "classification":
         assert set(first["label"].unique()) == {0, 1}
     else:
-        assert first["label"].dtype == "float64" and first["label"].std() > 0
+        assert first["label"].dtype == "float64"
+        assert first["label"].std() > 0
 
 
 def test_the_months_of_the_project_hold_every_event_once(project, project_module):
