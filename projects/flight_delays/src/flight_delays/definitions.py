@@ -4,14 +4,14 @@ Every block is configured in ``defs/`` (one folder or module each) and loaded fr
 ``dg.load_from_defs_folder``; nothing is built when this module is imported.
 """
 
-from pathlib import Path
-
 import dagster as dg
+
+from twelve.core.location import load_project_defs
 
 
 def build_defs() -> dg.Definitions:
     """Every block of ``defs/``, merged."""
-    return dg.load_from_defs_folder(path_within_project=Path(__file__).parent)
+    return load_project_defs(__file__)
 
 
 @dg.definitions

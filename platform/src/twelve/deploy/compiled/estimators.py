@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 import onnx
 from onnx import TensorProto, helper, numpy_helper
-from sklearn.dummy import DummyClassifier
+from sklearn.dummy import DummyClassifier, DummyRegressor
 from sklearn.ensemble import (
     HistGradientBoostingClassifier,
     HistGradientBoostingRegressor,
@@ -36,6 +36,7 @@ SUPPORTED_ESTIMATORS = (
     RandomForestClassifier,
     LogisticRegression,
     DummyClassifier,
+    DummyRegressor,
 )
 
 
@@ -319,10 +320,20 @@ def _dummy(estimator: DummyClassifier, out: Nodes) -> None:
     out.add("Expand", [out.constant("twelve_dummy_prior", prior), shape], PROBABILITIES)
 
 
+def _dummy_regressor(estimator: DummyRegressor, out: Nodes) -> None:
+    """The training mean (or median, quantile, constant: all one fitted value) for every row."""
+    constant = np.asarray(estimator.constant_, dtype=np.float64).reshape(-1)
+    if constant.size != 1:
+        raise NotImplementedError("a multi-output DummyRegressor does not compile")
+    rows = out.add("Shape", [FEATURES], "twelve_dummy_rows", start=0, end=1)
+    out.add("Expand", [out.constant("twelve_dummy_constant", constant), rows], PREDICTIONS)
+
+
 ESTIMATOR_NODES = {
     HistGradientBoostingClassifier: _hgb_classifier,
     HistGradientBoostingRegressor: _hgb_regressor,
     RandomForestClassifier: _random_forest,
     LogisticRegression: _logistic_regression,
     DummyClassifier: _dummy,
+    DummyRegressor: _dummy_regressor,
 }

@@ -5,14 +5,13 @@ is the project's own lives beside this file: its contract (``contract.py``) and 
 source (``ingest.py``). Nothing is built when this module is imported.
 """
 
-from pathlib import Path
-
 import dagster as dg
+from twelve.core.location import load_project_defs
 
 
 def build_defs() -> dg.Definitions:
     """Every block of ``defs/``, merged."""
-    return dg.load_from_defs_folder(path_within_project=Path(__file__).parent)
+    return load_project_defs(__file__)
 
 
 @dg.definitions
