@@ -1,7 +1,8 @@
 """The docs site builds strictly: a broken link, a missing anchor or a page left out fails.
 
 The site is read offline (nothing it loads comes from another host) and carries an API
-reference generated from the docstrings of every public module of ``twelve``.
+reference generated from the docstrings of every public module of ``twelve``. Every repository
+path the docs and the README name in inline code exists.
 """
 
 from __future__ import annotations
@@ -81,6 +82,54 @@ def test_a_broken_link_fails_the_build(tmp_path):
     completed = build(tmp_path / "mkdocs.yml", tmp_path / "site")
     assert completed.returncode != 0
     assert "no-such-page.md" in completed.stderr
+
+
+# ------------------------------------------------------------------------ paths the docs name
+TOP_FOLDERS = (
+    "platform/",
+    "projects/",
+    "tests/",
+    "bentos/",
+    "feature_repo/",
+    "infra/",
+    "docs/",
+    "bench/",
+    ".github/",
+)
+PATH_SUFFIXES = (".py", ".yaml", ".yml", ".md", ".toml", ".sql")
+FENCED = re.compile(r"^(```|~~~).*?^\1", re.MULTILINE | re.DOTALL)
+INLINE_CODE = re.compile(r"(?<!`)`([^`\n]+)`(?!`)")
+
+
+def named_paths(markdown: str) -> set[str]:
+    """Repository paths a page names in inline code (`platform/src/twelve/proof/rules.py`).
+
+    A token counts when it starts with a top-level folder of the repository, contains a `/`, ends
+    with a file suffix and holds no placeholder (`<`, `*`, `{`) or space. Fenced blocks are
+    commands, not inline code: they are left out.
+    """
+    tokens = INLINE_CODE.findall(FENCED.sub("", markdown))
+    return {
+        token
+        for token in tokens
+        if "/" in token
+        and token.endswith(PATH_SUFFIXES)
+        and token.startswith(TOP_FOLDERS)
+        and not any(character in token for character in "<*{ ")
+    }
+
+
+def test_every_repository_path_the_docs_name_exists():
+    """A page naming a file that was moved or renamed fails, naming the page and the path."""
+    pages = [REPO_ROOT / "README.md", *sorted((REPO_ROOT / "docs").rglob("*.md"))]
+    missing = [
+        f"{page.relative_to(REPO_ROOT)}: {path}"
+        for page in pages
+        for path in sorted(named_paths(page.read_text(encoding="utf-8")))
+        if not (REPO_ROOT / path).exists()
+    ]
+    assert len(pages) > 12
+    assert missing == [], "paths named in the docs that do not exist:\n" + "\n".join(missing)
 
 
 # ------------------------------------------------------------------------------ read offline
