@@ -79,14 +79,14 @@ services:
 		echo "installing Debian's postgresql and redis-server for the production-profile tests"; \
 		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql redis-server >/dev/null; }
 
-test: install browser services ## set up and pass every test (the minute-long load test: test-reliability)
-	$(BIN)/pytest -m "not long and not fresh" $(PYTEST_ARGS)
+test: install browser services ## set up and pass every functional test (under 15 min on 2 cores)
+	$(BIN)/pytest -m "not long and not fresh and not reliability" $(PYTEST_ARGS)
 
 test-fresh: install ## a newcomer's path on a fresh clone: empty uv cache and HOME (CI runs it too)
 	$(BIN)/pytest -m fresh -s tests/fresh $(PYTEST_ARGS)
 
-test-reliability: install services ## only the reliability suite (faults, load, fuzz), with figures
-	$(BIN)/pytest -m reliability -s $(PYTEST_ARGS)
+test-reliability: install services ## faults, load, fuzz and the long loops (replay), with figures
+	$(BIN)/pytest -m "reliability or long" -s $(PYTEST_ARGS)
 
 test-fast: install ## the tests not marked slow
 	$(BIN)/pytest -m "not slow and not long and not fresh" $(PYTEST_ARGS)

@@ -46,6 +46,7 @@ def replayed(tmp_path_factory):
 
 
 @pytest.mark.slow
+@pytest.mark.long
 def test_the_loop_runs_drift_to_sensor_to_retraining_to_gate(replayed):
     done, workdir, summary = replayed
     assert done.returncode == 0, done.stderr[-4000:]
@@ -76,6 +77,7 @@ def test_the_loop_runs_drift_to_sensor_to_retraining_to_gate(replayed):
 
 
 @pytest.mark.slow
+@pytest.mark.long
 def test_the_runs_were_started_by_the_sensor_with_the_evidence(replayed):
     done, workdir, summary = replayed
     assert done.returncode == 0, done.stderr[-4000:]
