@@ -67,7 +67,8 @@ def test_the_text_names_the_evidence_and_where_to_look_next():
     text = rules.score(evidence).text()
     assert " 4. [WARN] Reproducible training" in text
     assert "never reproduced: `twelve reproduce run1`" in text
-    assert "where to look next:\n  4. reproducibility: `twelve reproduce <champion run>`" in text
+    hint = f"`twelve reproduce champion --project {evidence.project}`"
+    assert f"where to look next:\n  4. reproducibility: {hint}" in text
 
 
 def test_the_page_is_self_contained_and_shows_every_factor(tmp_path):

@@ -29,16 +29,16 @@ NEXT_STEPS = {
     "versioning": "`dvc push` from the machine that made the data; `git fetch` for the commit",
     "features": "rebuild the bento from the champion (`twelve run`), check `feast apply`",
     "config": "the champion's manifest.json in MLflow, and the project's TrainingConfig",
-    "reproducibility": "`twelve reproduce <champion run>`",
+    "reproducibility": "`twelve reproduce champion --project <project>`",
     "testing": "`make test` on the champion's commit, or `twelve audit --run-tests`",
     # `make demo-drift` shows the loop in its own environment (.twelve/replay/), not this one.
-    "drift": "the `drift_check` job of the newest month, and the Dagster daemon running the "
-    "`drift_retraining` sensor (`make ui`)",
+    "drift": "`twelve run <project> --sensor` (the sensor evaluated once, its drift checks run), "
+    "or the Dagster daemon running the `drift_retraining` sensor (`make ui`)",
     "tracking": "the champion's run in the MLflow UI (`make mlflow-ui`)",
     "reports": "the training-set profile and report assets in the Dagster UI",
-    "skew": "serve the champion's bento (`twelve serve`) and send it traffic",
+    "skew": "`twelve serve <project> --check` (serves the holdout), or real traffic",
     "comparability": "the leaderboard asset, and each pipeline's holdout_md5 tag",
-    "monitoring": "serve the champion's bento (`twelve serve`) and send it traffic",
+    "monitoring": "`twelve serve <project> --check` (serves the holdout), or real traffic",
     "deployability": "the bento asset (`twelve run`), and `bentoml list`",
 }
 
@@ -88,7 +88,10 @@ class Scorecard:
     def next_steps(self) -> list[str]:
         """Where to look next, one line per factor that is not a pass (failures first)."""
         rows = self.failed + self.warned
-        return [f"{row.number}. {row.key}: {NEXT_STEPS[row.key]}" for row in rows]
+        return [
+            f"{row.number}. {row.key}: {NEXT_STEPS[row.key].replace('<project>', self.project)}"
+            for row in rows
+        ]
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready form, with a count per status."""
