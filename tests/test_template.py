@@ -18,6 +18,7 @@ import os
 import shutil
 import subprocess
 import sys
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -128,10 +129,24 @@ def generated_files(root: Path, name: str) -> set[str]:
     return files
 
 
-@pytest.fixture(scope="module", params=BAKES, ids=[bake.name for bake in BAKES])
-def baked(request, tmp_path_factory) -> tuple[Bake, Path]:
-    """The template baked with one option set, with its dbt manifest prepared."""
-    bake: Bake = request.param
+@dataclass
+class Baked:
+    """A project made by `twelve new` in a committed monorepo, and its own tests running."""
+
+    bake: Bake
+    root: Path
+    tests: subprocess.Popen
+    basetemp: Path
+    output: Path
+
+
+def _bake(bake: Bake, tmp_path_factory) -> Baked:
+    """`twelve new` with one option set, committed; then its own tests started in the background.
+
+    The tests run in a fresh interpreter, like a developer right after `twelve new` (the package
+    is not installed), under a known ``--basetemp`` so that the stores their golden path filled
+    can be audited afterwards. Both bakes' tests run while the static checks do.
+    """
     root = make_monorepo(tmp_path_factory.mktemp(f"bake-{bake.name}"))
     with pytest.MonkeyPatch.context() as monkeypatch:
         # twelve new prepares the manifest with TWELVE_HOME / TWELVE_DATA_DIR: keep them temporary.
@@ -156,7 +171,36 @@ def baked(request, tmp_path_factory) -> tuple[Bake, Path]:
     subprocess.run(["git", "init", "-q", str(root)], check=True)
     subprocess.run([*git, "add", "-A"], check=True)
     subprocess.run([*git, "commit", "-q", "-m", "twelve new"], check=True)
-    return bake, root
+    basetemp = tmp_path_factory.mktemp(f"tests-{bake.name}")
+    output = basetemp.parent / f"tests-{bake.name}.log"
+    command = [
+        str(BIN / "pytest"), "-p", "twelve.testing", "-p", "no:cacheprovider", "-q",
+        f"--basetemp={basetemp}", f"projects/{bake.name}",
+    ]  # fmt: skip
+    environment = {key: value for key, value in os.environ.items() if key != "PYTHONPATH"}
+    with output.open("w") as out:
+        tests = subprocess.Popen(
+            command, cwd=root, env=environment, stdout=out, stderr=subprocess.STDOUT, text=True
+        )
+    return Baked(bake, root, tests, basetemp, output)
+
+
+@pytest.fixture(scope="module")
+def bakes(tmp_path_factory) -> Iterator[dict[str, Baked]]:
+    """Every bake, made up front so that their own tests run side by side."""
+    made = {bake.name: _bake(bake, tmp_path_factory) for bake in BAKES}
+    yield made
+    for baked in made.values():
+        if baked.tests.poll() is None:
+            baked.tests.kill()
+            baked.tests.wait()
+
+
+@pytest.fixture(scope="module", params=BAKES, ids=[bake.name for bake in BAKES])
+def baked(request, bakes) -> tuple[Bake, Path]:
+    """The template baked with one option set, with its dbt manifest prepared."""
+    made = bakes[request.param.name]
+    return made.bake, made.root
 
 
 @pytest.mark.slow
@@ -286,30 +330,13 @@ def test_the_projects_pre_commit_hooks_run_offline_on_its_files(baked, tmp_path)
 
 
 @pytest.fixture(scope="module")
-def project_tests(baked, tmp_path_factory) -> tuple[subprocess.CompletedProcess, Path]:
-    """The generated project's own tests, run once in a fresh interpreter (golden path included).
-
-    Their temporary folders go under a known ``--basetemp``, so the stores the golden path filled
-    (MLflow, DVC, profiles, bentos) can be audited afterwards.
-    """
-    bake, root = baked
-    basetemp = tmp_path_factory.mktemp(f"tests-{bake.name}")
-    command = [
-        str(BIN / "pytest"),
-        "-p",
-        "twelve.testing",
-        "-p",
-        "no:cacheprovider",
-        "-q",
-        f"--basetemp={basetemp}",
-        f"projects/{bake.name}",
-    ]
-    # A fresh interpreter, like a developer right after `twelve new`: the package is not installed.
-    environment = {key: value for key, value in os.environ.items() if key != "PYTHONPATH"}
-    completed = subprocess.run(
-        command, cwd=root, env=environment, capture_output=True, text=True, timeout=600
-    )
-    return completed, basetemp
+def project_tests(baked, bakes) -> tuple[subprocess.CompletedProcess, Path]:
+    """The generated project's own tests (golden path included), waited for: how they ended."""
+    bake, _ = baked
+    made = bakes[bake.name]
+    code = made.tests.wait(timeout=900)
+    completed = subprocess.CompletedProcess(made.tests.args, code, made.output.read_text(), "")
+    return completed, made.basetemp
 
 
 @pytest.mark.slow
