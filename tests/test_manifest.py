@@ -157,6 +157,19 @@ def test_a_new_data_versions_dvc_files_do_not_make_the_tree_dirty(repo):
     assert manifest.git_state_of(repo).dirty is True
 
 
+def test_a_generated_projects_derived_data_does_not_make_the_tree_dirty(repo):
+    """Under the repository's own .gitignore: data/<project>/features and training parquet."""
+    from twelve.core.paths import REPO_ROOT
+
+    (repo / ".gitignore").write_text((REPO_ROOT / ".gitignore").read_text())
+    _git(repo, "add", ".gitignore")
+    _git(repo, "commit", "-q", "-m", "ignore")
+    for derived in ("features/entity_features.parquet", "training/training_set.parquet"):
+        (repo / "data" / "parcels" / derived).parent.mkdir(parents=True, exist_ok=True)
+        (repo / "data" / "parcels" / derived).write_bytes(b"rows")
+    assert manifest.git_state_of(repo).dirty is False
+
+
 def test_no_repository_or_no_commit_is_a_clear_error(tmp_path):
     with pytest.raises(RuntimeError, match="rev-parse"):
         manifest.git_state_of(tmp_path)
