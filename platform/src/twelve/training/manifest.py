@@ -86,13 +86,19 @@ def git_state_of(repo_dir: str | Path) -> GitState:
 
 
 def code_changes(porcelain: str) -> list[str]:
-    """The changed paths of ``git status --porcelain`` output, DVC's data-version files aside."""
+    """The changed paths of ``git status --porcelain`` output, data aside.
+
+    Untracked files under ``data/`` (a new project's derived tables) and DVC's pointer and
+    ``.gitignore`` files are data, recorded by md5 in the manifest; everything else is code.
+    """
     changed = []
     for line in porcelain.splitlines():
         path = line[3:].strip().strip('"')
         untracked = line.startswith("??")
-        if untracked and (path.endswith(".dvc") or path.endswith("/.gitignore")):
-            continue  # a new data version's pointer (recorded by md5 in the manifest)
+        if untracked and (
+            path.startswith("data/") or path.endswith(".dvc") or path.endswith("/.gitignore")
+        ):
+            continue  # data and its pointers: versioned by md5 in the manifest, not by git
         if line.strip():
             changed.append(path)
     return changed
