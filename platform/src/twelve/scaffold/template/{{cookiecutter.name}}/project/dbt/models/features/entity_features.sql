@@ -37,3 +37,5 @@ inner join daily as h
     and h.day < d.day
     and h.day >= d.day - interval 7 day
 group by all
+-- A stable row order (DuckDB scans in parallel): the same data gives the same file.
+order by event_timestamp{% for key in keys %}, {{ key }}{% endfor %}

@@ -10,3 +10,6 @@ select
     amount,
     label
 from {{ ref('stg_events') }}
+-- DuckDB scans in parallel: without an order the rows (and so the training set's md5) would
+-- change from run to run, and a reproduction could not match.
+order by event_timestamp, event_id
