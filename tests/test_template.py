@@ -385,6 +385,48 @@ def test_twelve_audit_of_the_run_project_fails_no_factor(baked, project_tests):
     assert "profile and HTML report stored" in evidence["reports"]
 
 
+@pytest.mark.slow
+def test_rebuilding_the_features_from_the_same_raw_data_gives_the_same_bytes(
+    baked, project_tests, tmp_path
+):
+    """Each feature file is rebuilt by dbt byte for byte: what `twelve reproduce` compares by md5.
+
+    DuckDB aggregates in parallel threads; a model whose result depends on their order (a sum of
+    doubles, rows without a total order) writes a different file on some builds.
+    """
+    import hashlib
+
+    bake, root = baked
+    completed, basetemp = project_tests
+    assert completed.returncode == 0, completed.stdout[-3000:]
+    (golden,) = basetemp.glob("golden[0-9]*")
+    built = golden / "repo" / "data" / bake.name
+    recorded = {
+        path.name: hashlib.md5(path.read_bytes()).hexdigest()
+        for path in sorted((built / "features").glob("*.parquet"))
+    }
+    assert set(recorded) == {"entity_features.parquet", "label_events.parquet"}
+    data = tmp_path / "data"
+    shutil.copytree(built / "raw", data / bake.name / "raw")
+    (data / bake.name / "features").mkdir()  # dbt-duckdb writes files, not folders
+    environment = {key: value for key, value in os.environ.items() if key != "PYTHONPATH"}
+    environment |= {"TWELVE_HOME": str(tmp_path / "home"), "TWELVE_DATA_DIR": str(data)}
+    (tmp_path / "home").mkdir()
+    project_dir = root / "projects" / bake.name / "dbt"
+    for build in range(4):
+        subprocess.run(
+            [str(BIN / "dbt"), "build", "--quiet", "--project-dir", str(project_dir),
+             "--profiles-dir", str(project_dir), "--target-path", str(tmp_path / "target"),
+             "--log-path", str(tmp_path / "logs")],
+            env=environment, check=True, timeout=300,
+        )  # fmt: skip
+        rebuilt = {
+            name: hashlib.md5((data / bake.name / "features" / name).read_bytes()).hexdigest()
+            for name in recorded
+        }
+        assert rebuilt == recorded, f"build {build + 1} differs from the golden path's files"
+
+
 # ----------------------------------------------------------------------------- refusals
 
 

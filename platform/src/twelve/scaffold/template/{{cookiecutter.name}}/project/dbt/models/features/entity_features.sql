@@ -7,7 +7,10 @@ with daily as (
         {{ key }},
 {%- endfor %}
         date_trunc('day', event_timestamp) as day,
-        sum(amount) as amount,
+        -- Summed as DECIMAL (exact): a parallel sum of doubles depends on the order DuckDB's
+        -- threads add them in, so the 7-day means would change in their last bits from build to
+        -- build, and with them the training set's md5 that a reproduction compares.
+        sum(cast(amount as decimal(18, 6))) as amount,
         sum(visits) as visits,
         count(*) as events
     from {{ ref('stg_events') }}
