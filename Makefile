@@ -37,7 +37,7 @@ DBT_MANIFESTS := $(patsubst %/dbt_project.yml,%/target/manifest.json,$(wildcard 
 DBT_SOURCES := $(shell find projects/*/dbt \( -name '*.sql' -o -name '*.yml' \) -not -path '*/target/*' 2>/dev/null)
 LOCK_INPUTS := uv.lock pyproject.toml platform/pyproject.toml $(wildcard projects/*/pyproject.toml)
 
-.PHONY: help install browser services demo demo-drift test test-fresh test-reliability test-fast ui serve mlflow-ui lint format docs bench clean
+.PHONY: help install browser services podman demo demo-drift test test-fresh test-reliability test-container test-fast ui serve image mlflow-ui lint format docs bench clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -79,8 +79,14 @@ services:
 		echo "installing Debian's postgresql and redis-server for the production-profile tests"; \
 		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql redis-server >/dev/null; }
 
+# The serving image is built and run with Debian's podman (no Docker engine; STACK-NOTES).
+podman:
+	@{ command -v podman && command -v runc && command -v debootstrap; } >/dev/null 2>&1 || { \
+		echo "installing Debian's podman, runc and debootstrap for the serving image"; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq podman runc debootstrap >/dev/null; }
+
 test: install browser services ## set up and pass every functional test (under 15 min on 2 cores)
-	$(BIN)/pytest -m "not long and not fresh and not reliability" $(PYTEST_ARGS)
+	$(BIN)/pytest -m "not long and not fresh and not reliability and not container" $(PYTEST_ARGS)
 
 test-fresh: install ## a newcomer's path on a fresh clone: empty uv cache and HOME (CI runs it too)
 	$(BIN)/pytest -m fresh -s tests/fresh $(PYTEST_ARGS)
@@ -88,15 +94,22 @@ test-fresh: install ## a newcomer's path on a fresh clone: empty uv cache and HO
 test-reliability: install services ## faults, load, fuzz and the long loops (replay), with figures
 	$(BIN)/pytest -m "reliability or long" -s $(PYTEST_ARGS)
 
+test-container: install podman ## the serving image built and run as Kubernetes would (podman)
+	$(BIN)/pytest -m container -s $(PYTEST_ARGS)
+
 test-fast: install ## the tests not marked slow
-	$(BIN)/pytest -m "not slow and not long and not fresh" $(PYTEST_ARGS)
+	$(BIN)/pytest -m "not slow and not long and not fresh and not container" $(PYTEST_ARGS)
 
 ui: install ## the Dagster UI on 127.0.0.1:$(UI_PORT), one code location per project
 	$(BIN)/dagster dev -w infra/workspace.yaml -h 127.0.0.1 -p $(UI_PORT)
 
 SERVE_ARGS ?=
+IMAGE_ARGS ?=
 serve: install ## serve the champion's flight-delay bento on 127.0.0.1:3001 (SERVE_ARGS="--tag T")
 	$(BIN)/twelve serve flight_delays --port 3001 $(SERVE_ARGS)
+
+image: install podman ## build the champion bento's OCI image with podman (IMAGE_ARGS="--tag T")
+	$(BIN)/twelve image flight_delays $(IMAGE_ARGS)
 
 mlflow-ui: install ## the MLflow UI on 127.0.0.1:$(MLFLOW_PORT) over the embedded store
 	$(BIN)/mlflow ui --backend-store-uri sqlite:///$(TWELVE_HOME)/mlflow/mlflow.db \

@@ -115,6 +115,23 @@ def test_the_bento_manifest_probes_bentoml_health_endpoints():
     assert kinds["Service"]["spec"]["selector"] == selector
 
 
+def test_the_bento_manifest_runs_the_image_make_image_builds_read_only():
+    from twelve.deploy.container import image_name
+    from twelve.deploy.image import read_bentofile
+
+    documents = list(yaml.safe_load_all((INFRA / "k8s" / "bento-flight-delay.yaml").read_text()))
+    deployment = next(doc for doc in documents if doc["kind"] == "Deployment")
+    spec = deployment["spec"]["template"]["spec"]
+    container = spec["containers"][0]
+    bento_name = read_bentofile(REPO_ROOT / "bentos" / "flight_delay")["name"]
+    assert container["image"] == image_name(f"{bento_name}:BENTO_VERSION")
+    assert container["securityContext"]["readOnlyRootFilesystem"] is True
+    env = {item["name"]: item.get("value") for item in container["env"]}
+    (tmp,) = [mount for mount in container["volumeMounts"] if mount["mountPath"] == "/tmp"]
+    assert env["BENTOML_HOME"].startswith("/tmp/")
+    assert {"name": tmp["name"], "emptyDir": {}} in spec["volumes"]
+
+
 def test_the_bento_takes_its_serving_token_from_a_secret_under_the_production_profile():
     documents = list(yaml.safe_load_all((INFRA / "k8s" / "bento-flight-delay.yaml").read_text()))
     deployment = next(doc for doc in documents if doc["kind"] == "Deployment")

@@ -29,7 +29,7 @@ class UsageError(Exception):
 
 # Subcommands in their own modules (twelve/commands/<name>.py, each with `register(subparsers)`).
 COMMAND_MODULES: list[str] = [
-    "new", "compare", "reproduce", "audit", "skew", "replay", "serve",
+    "new", "compare", "reproduce", "audit", "skew", "replay", "serve", "image",
 ]  # fmt: skip
 
 

@@ -15,6 +15,7 @@ import logging
 import os
 import sys
 from dataclasses import dataclass
+from typing import Any
 
 log = logging.getLogger("twelve")
 
@@ -94,6 +95,29 @@ def choose_bento(client, registered_model: str, alias: str) -> ServedChoice:
     return ServedChoice(tag, registered_model, str(version.version), alias)
 
 
+def resolve_choice(args: argparse.Namespace) -> tuple[ServedChoice, Any]:
+    """The bento asked for by ``--tag``, else the one of the version holding ``--alias``.
+
+    Returns:
+        (the choice, the MLflow client it was read with; None for ``--tag``).
+
+    Raises:
+        twelve.cli.main.UsageError: the tracking store is unavailable, or :func:`choose_bento`'s.
+    """
+    from twelve.cli.main import UsageError
+    from twelve.training.tracking import MlflowResource, MlflowUnavailableError
+
+    if args.tag:
+        return ServedChoice(args.tag), None
+    mlflow = MlflowResource.for_profile(args.project)
+    try:
+        mlflow.ensure_available()
+    except MlflowUnavailableError as error:
+        raise UsageError(str(error)) from error
+    client = mlflow.client()
+    return choose_bento(client, args.model or args.project, args.alias), client
+
+
 def _check(args: argparse.Namespace, choice: ServedChoice, home) -> int:
     """``--check``: serve, send the version's holdout, compare with the offline answers."""
     from twelve.cli.main import EXIT_FAILED, EXIT_OK, UsageError
@@ -124,19 +148,10 @@ def run(args: argparse.Namespace) -> int:
     from twelve.cli.main import EXIT_OK, UsageError
     from twelve.core import environment
     from twelve.deploy.bento import BentoResource, bento_exists, bentoml_env
-    from twelve.training.tracking import MlflowResource, MlflowUnavailableError
 
     environment.prepare()
     home = BentoResource().resolved_home()
-    if args.tag:
-        choice = ServedChoice(args.tag)
-    else:
-        mlflow = MlflowResource.for_profile(args.project)
-        try:
-            mlflow.ensure_available()
-        except MlflowUnavailableError as error:
-            raise UsageError(str(error)) from error
-        choice = choose_bento(mlflow.client(), args.model or args.project, args.alias)
+    choice, _ = resolve_choice(args)
     if not bento_exists(home, choice.bento_tag):
         raise UsageError(
             f"bento {choice.bento_tag} is not in BENTOML_HOME {home}: build it (`twelve run "
