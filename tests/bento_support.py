@@ -12,6 +12,8 @@ import json
 import os
 import sys
 import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
@@ -384,6 +386,39 @@ def start_server(
         tag, home / "bentoml", cwd, extra_env, READY_TIMEOUT_S, fail_on, log_name="serve.log"
     )
     return server.process, server.url, server.not_ready_seen, server.seconds_to_ready
+
+
+@contextmanager
+def bento_homes(root: Path) -> Iterator[Path]:
+    """Offline, with TWELVE_HOME at ``root/home`` and BENTOML_HOME under it; yields the home."""
+    import pytest
+
+    from twelve.core.environment import OFFLINE_ENV
+
+    home = root / "home"
+    with pytest.MonkeyPatch.context() as patch:
+        for name, value in OFFLINE_ENV.items():
+            patch.setenv(name, value)
+        patch.setenv("TWELVE_HOME", str(home))
+        patch.setenv("BENTOML_HOME", str(home / "bentoml"))
+        yield home
+
+
+def request_body(flights: pd.DataFrame) -> dict:
+    """A ``/predict`` body: each flight by the raw fields a caller knows when it is scheduled."""
+    return {
+        "flights": [
+            {
+                "carrier": f.carrier,
+                "origin": f.origin,
+                "dest": f.dest,
+                "tailnum": f.tailnum if isinstance(f.tailnum, str) else None,
+                "scheduled_departure": f.scheduled_departure.isoformat(),
+                "distance": float(f.distance),
+            }
+            for f in flights.itertuples()
+        ]
+    }
 
 
 def build_served_bento(root: Path, home: Path):

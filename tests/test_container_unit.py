@@ -119,3 +119,15 @@ def test_the_bento_block_builds_the_champions_image_only_when_asked(monkeypatch,
     assert recorded == [("m", "3")]
     assert metadata["image"] == "localhost/svc:v3"
     assert metadata["image_id"] == "f" * 12
+
+
+def test_twelve_image_without_podman_exits_2_and_says_how_to_install_it(
+    monkeypatch, tmp_path, caplog
+):
+    from twelve.cli.main import EXIT_USAGE, main
+
+    monkeypatch.setenv("TWELVE_HOME", str(tmp_path))
+    monkeypatch.setenv("BENTOML_HOME", str(tmp_path / "bentoml"))
+    monkeypatch.setattr(container.shutil, "which", lambda name: None)
+    assert main(["image", "--tag", "flight_delay:v1"]) == EXIT_USAGE
+    assert "podman is not installed" in caplog.text

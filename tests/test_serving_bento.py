@@ -27,6 +27,7 @@ from bento_support import (
     http_get,
     online_values,
     raw_holdout_flights,
+    request_body,
     start_server,
     stop_server,
     training_rows,
@@ -131,22 +132,6 @@ def _expected_frame(flights: pd.DataFrame) -> pd.DataFrame:
     return frame
 
 
-def _request_body(flights: pd.DataFrame) -> dict:
-    return {
-        "flights": [
-            {
-                "carrier": f.carrier,
-                "origin": f.origin,
-                "dest": f.dest,
-                "tailnum": f.tailnum if isinstance(f.tailnum, str) else None,
-                "scheduled_departure": f.scheduled_departure.isoformat(),
-                "distance": float(f.distance),
-            }
-            for f in flights.itertuples()
-        ]
-    }
-
-
 # --------------------------------------------------------------------------- predictions
 def test_readyz_was_false_until_the_feature_store_was_loaded(served):
     assert served.not_ready_seen
@@ -173,7 +158,7 @@ def test_raw_flights_are_scored_with_features_from_the_online_store(served):
     expected_frame = _expected_frame(flights)
     expected = served.pipeline.predict_proba(expected_frame)[:, 1]
 
-    status, answer = _post(f"{served.url}/predict", _request_body(flights))
+    status, answer = _post(f"{served.url}/predict", request_body(flights))
 
     assert status == 200, answer
     probabilities = [row["probability"] for row in answer["predictions"]]
@@ -187,11 +172,11 @@ def test_raw_flights_are_scored_with_features_from_the_online_store(served):
 
 def test_a_local_schedule_without_offset_gives_the_same_answer(served):
     flights = raw_holdout_flights(5)
-    body = _request_body(flights)
+    body = request_body(flights)
     for flight, row in zip(body["flights"], flights.itertuples(), strict=True):
         local = row.scheduled_departure.tz_convert("America/New_York").tz_localize(None)
         flight["scheduled_departure"] = local.isoformat()
-    _, with_offset = _post(f"{served.url}/predict", _request_body(flights))
+    _, with_offset = _post(f"{served.url}/predict", request_body(flights))
     status, without = _post(f"{served.url}/predict", body)
     assert status == 200
     assert without["predictions"] == with_offset["predictions"]
@@ -205,7 +190,7 @@ def test_an_unknown_tail_number_is_scored_without_plane_features_and_flagged(ser
     )
     expected = served.pipeline.predict_proba(expected_frame)[:, 1]
 
-    status, answer = _post(f"{served.url}/predict", _request_body(flights))
+    status, answer = _post(f"{served.url}/predict", request_body(flights))
 
     assert status == 200, answer
     assert [p["unknown_entities"] for p in answer["predictions"]][:2] == [["tailnum"], ["tailnum"]]
@@ -228,7 +213,7 @@ def test_a_malformed_body_is_a_client_error_not_a_500(served, body, content_type
 
 
 def test_fields_of_the_wrong_type_or_unknown_are_422_naming_each_field(served):
-    flight = {**_request_body(raw_holdout_flights(1))["flights"][0]}
+    flight = {**request_body(raw_holdout_flights(1))["flights"][0]}
     bad = [
         {**flight, "distance": "far"},
         {**flight, "scheduled_departure": "tomorrow"},
@@ -245,7 +230,7 @@ def test_fields_of_the_wrong_type_or_unknown_are_422_naming_each_field(served):
 
 
 def test_values_breaking_the_contract_are_422_naming_each_field_and_why(served):
-    flight = {**_request_body(raw_holdout_flights(1))["flights"][0]}
+    flight = {**request_body(raw_holdout_flights(1))["flights"][0]}
     code, answer = _post(
         f"{served.url}/predict",
         {"flights": [{**flight, "distance": -5.0}, {**flight, "carrier": "ZZ"}]},
@@ -272,9 +257,7 @@ def test_assembled_rows_breaking_the_contract_are_422_too(served):
 
 @pytest.mark.parametrize("token", [None, "wrong"])
 def test_without_the_bearer_token_the_api_refuses_with_401(served, token):
-    code, answer = _post(
-        f"{served.url}/predict", _request_body(raw_holdout_flights(1)), token=token
-    )
+    code, answer = _post(f"{served.url}/predict", request_body(raw_holdout_flights(1)), token=token)
     assert code == 401
     assert "Bearer" in answer["error"]
     # Probes stay open.
@@ -351,7 +334,7 @@ def test_scored_rows_are_profiled_in_the_background_with_their_inputs(served):
     flights = raw_holdout_flights(40)
     sent = 0
     for start in range(0, 40, 8):  # 5 requests, 8 flights each
-        status, _ = _post(f"{served.url}/predict", _request_body(flights.iloc[start : start + 8]))
+        status, _ = _post(f"{served.url}/predict", request_body(flights.iloc[start : start + 8]))
         assert status == 200
         sent += 8
     deadline = time.monotonic() + 15
@@ -383,8 +366,8 @@ def test_scored_rows_are_profiled_in_the_background_with_their_inputs(served):
 
 
 def test_metrics_expose_latency_rows_rejections_process_and_model_version(served):
-    _post(f"{served.url}/predict", _request_body(raw_holdout_flights(2)))
-    flight = _request_body(raw_holdout_flights(1))["flights"][0]
+    _post(f"{served.url}/predict", request_body(raw_holdout_flights(2)))
+    flight = request_body(raw_holdout_flights(1))["flights"][0]
     _post(f"{served.url}/predict", {"flights": [{**flight, "distance": -1.0}]})
     # The process sampler records CPU time and memory every 2 s: wait for its first sample.
     _wait_for(
@@ -444,8 +427,7 @@ def test_the_skew_report_compares_served_inputs_with_the_training_reference(serv
     flights = raw_holdout_flights(200)
     for start in range(0, 200, 50):
         assert (
-            _post(f"{served.url}/predict", _request_body(flights.iloc[start : start + 50]))[0]
-            == 200
+            _post(f"{served.url}/predict", request_body(flights.iloc[start : start + 50]))[0] == 200
         )
     _wait_for(lambda: _every_scored_row_profiled(served), "profiling of the served rows")
 

@@ -24,9 +24,15 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from bento_support import build_served_bento, raw_holdout_flights, start_server, stop_server
+from bento_support import (
+    bento_homes,
+    build_served_bento,
+    raw_holdout_flights,
+    request_body,
+    start_server,
+    stop_server,
+)
 
-from twelve.core.environment import OFFLINE_ENV
 from twelve.deploy import container
 from twelve.deploy.bento_server import free_port
 
@@ -39,15 +45,9 @@ LATENCY_REQUESTS = 300
 @pytest.fixture(scope="module")
 def bento(tmp_path_factory):
     root = tmp_path_factory.mktemp("container")
-    home = root / "home"
-    patch = pytest.MonkeyPatch()
-    for name, value in OFFLINE_ENV.items():
-        patch.setenv(name, value)
-    patch.setenv("TWELVE_HOME", str(home))
-    patch.setenv("BENTOML_HOME", str(home / "bentoml"))
-    built, registered, _ = build_served_bento(root, home)
-    yield root, home, built, registered
-    patch.undo()
+    with bento_homes(root) as home:
+        built, registered, _ = build_served_bento(root, home)
+        yield root, home, built, registered
 
 
 @pytest.fixture(scope="module")
@@ -90,22 +90,6 @@ def _post(url: str, body: dict) -> dict:
         return json.loads(response.read())
 
 
-def _body(flights) -> dict:
-    return {
-        "flights": [
-            {
-                "carrier": f.carrier,
-                "origin": f.origin,
-                "dest": f.dest,
-                "tailnum": f.tailnum if isinstance(f.tailnum, str) else None,
-                "scheduled_departure": f.scheduled_departure.isoformat(),
-                "distance": float(f.distance),
-            }
-            for f in flights.itertuples()
-        ]
-    }
-
-
 def _latency_ms(url: str, body: dict) -> tuple[float, float]:
     """p50 and p99 of one-flight /predict requests, one at a time, after a warm-up."""
     for _ in range(30):
@@ -144,7 +128,7 @@ def test_the_image_answers_like_bentoml_serve_and_stops_cleanly_on_sigterm(bento
     root, home, built, registered = bento
     image, _ = images
     flights = raw_holdout_flights(40)
-    body, one = _body(flights), _body(flights.head(1))
+    body, one = request_body(flights), request_body(flights.head(1))
 
     process, url, _, outside_ready = start_server(
         built.tag, home, root, {"TWELVE_SERVING_TOKEN": TOKEN}

@@ -23,13 +23,13 @@ import psutil
 import pytest
 from bento_support import (
     MODEL_INPUT_COLUMNS,
+    bento_homes,
     build_served_bento,
     holdout_rows,
     start_server,
     stop_server,
 )
 
-from twelve.core.environment import OFFLINE_ENV
 from twelve.deploy.bento_server import json_rows
 
 pytestmark = [pytest.mark.slow, pytest.mark.reliability]
@@ -40,15 +40,9 @@ LOAD_SECONDS = float(os.environ.get("TWELVE_LOAD_SECONDS", "60"))
 @pytest.fixture(scope="module")
 def bento(tmp_path_factory):
     root = tmp_path_factory.mktemp("serving-faults")
-    home = root / "home"
-    patch = pytest.MonkeyPatch()
-    for name, value in OFFLINE_ENV.items():
-        patch.setenv(name, value)
-    patch.setenv("TWELVE_HOME", str(home))
-    patch.setenv("BENTOML_HOME", str(home / "bentoml"))
-    built, _, _ = build_served_bento(root, home)
-    yield root, home, built
-    patch.undo()
+    with bento_homes(root) as home:
+        built, _, _ = build_served_bento(root, home)
+        yield root, home, built
 
 
 # The monitor profiles its buffer every few seconds here (60 s in serving.yaml), so a load test
