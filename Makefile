@@ -88,7 +88,7 @@ podman:
 test: install browser services ## set up and pass every functional test (under 15 min on 2 cores)
 	$(BIN)/pytest -m "not long and not fresh and not reliability and not container" $(PYTEST_ARGS)
 
-test-fresh: install ## a newcomer's path on a fresh clone: empty uv cache and HOME (CI runs it too)
+test-fresh: install podman ## a newcomer's path on a fresh clone: empty uv cache and HOME (CI runs it too)
 	$(BIN)/pytest -m fresh -s tests/fresh $(PYTEST_ARGS)
 
 test-reliability: install services ## faults, load, fuzz and the long loops (replay), with figures

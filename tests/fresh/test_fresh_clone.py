@@ -9,6 +9,7 @@ folders, no ``TWELVE_*`` / ``DAGSTER_HOME`` / ``BENTOML_HOME`` / virtualenv from
    set is restored by its md5 from the remote;
 3. ``twelve reproduce`` of the champion's run exits 0;
 4. ``make serve`` serves the champion's bento (it says which) and ``/readyz`` answers 200;
+   ``make image`` builds its OCI image and records it on the champion's version;
 5. a ``twelve new`` that fails (``uv lock`` cannot resolve) leaves ``git status`` clean;
 6. ``twelve new parcel_returns``, ``make install``, then every step of the CI workflow it writes
    (hooks, tests, golden path and sensor, served check, reproduction, ``twelve audit --strict``)
@@ -168,6 +169,23 @@ def test_make_serve_serves_the_champions_bento(newcomer):
             os.killpg(server.pid, signal.SIGKILL)
     text = log.read_text()
     assert "the version holding 'champion'" in text, text[-3000:]
+
+
+def test_make_image_builds_the_champions_image_and_records_it(newcomer):
+    _, output = newcomer.run("make-image", ["make", "image"], 2400)
+    facts = json.loads(
+        newcomer.python(
+            "image-tags",
+            "import json; from twelve.training.tracking import MlflowResource as M; "
+            "v = M().client().get_model_version_by_alias('flight_delays', 'champion'); "
+            "print(json.dumps(v.tags))",
+        )
+    )
+    image = f"localhost/{facts['bento_tag']}"
+    print(f"\nmake image on a fresh clone: {newcomer.seconds['make-image']:.0f} s ({image})")
+    assert f"image {image}\n" in output, output[-3000:]
+    assert facts["twelve.image"] == image
+    assert f"id {facts['twelve.image_id'][:12]}," in output
 
 
 def test_a_failing_twelve_new_leaves_git_status_clean(newcomer):
