@@ -245,6 +245,16 @@ def test_deployability_fails_without_a_bento_or_its_dockerfile():
     assert row(evidence, "deployability").status == FAIL
 
 
+def test_deployability_names_the_image_built_from_the_bento_or_how_to_build_it():
+    evidence = good_evidence()
+    verdict = row(evidence, "deployability")
+    assert "no image built from it yet (`make image`)" in verdict.evidence
+    evidence.bento.image, evidence.bento.image_id = "localhost/svc:v1", "a" * 64
+    verdict = row(evidence, "deployability")
+    assert verdict.status == PASS
+    assert "built into the image localhost/svc:v1 (id aaaaaaaaaaaa)" in verdict.evidence
+
+
 def test_a_project_without_a_champion_fails_what_needs_one_and_says_why():
     from twelve.proof.evidence import Evidence
 

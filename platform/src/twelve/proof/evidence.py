@@ -77,6 +77,8 @@ class BentoFacts:
     contract_columns: list[tuple[str, str]] = field(default_factory=list)  # (name, dtype)
     model_hash: str = ""  # joblib.hash of the pipeline inside the bento's model
     registered_hash: str = ""  # joblib.hash of the registered MLflow model
+    image: str = ""  # the OCI image built from it (`twelve image`), from the version's tags
+    image_id: str = ""
 
 
 @dataclass

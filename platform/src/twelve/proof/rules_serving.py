@@ -92,6 +92,10 @@ def deployability(evidence: Evidence) -> Verdict:
     if not bento.dockerfile:
         return Verdict(FAIL, [*lines, "it has no container recipe (env/docker/Dockerfile)"])
     lines.append("with its container recipe (env/docker/Dockerfile)")
+    if bento.image:
+        lines.append(f"built into the image {bento.image} (id {bento.image_id[:12]})")
+    else:
+        lines.append("no image built from it yet (`make image`)")
     if not (bento.model_hash and bento.registered_hash):
         return Verdict(WARN, [*lines, "the model inside was not compared with the registered one"])
     if bento.model_hash != bento.registered_hash:

@@ -20,6 +20,7 @@ if TYPE_CHECKING:
     from mlflow import MlflowClient
 
     from twelve.deploy.bento import BentoResource
+    from twelve.deploy.container import IMAGE_ID_KEY, IMAGE_KEY
     from twelve.deploy.registry import ModelVersionRef
 
 from twelve.core.project import Project
@@ -77,6 +78,8 @@ def bento_facts(
         tag=f"{path.parent.name}:{path.name}",
         model_tag=model_tag,
         dockerfile=(path / "env" / "docker" / "Dockerfile").is_file(),
+        image=(version.tags or {}).get(IMAGE_KEY, ""),
+        image_id=(version.tags or {}).get(IMAGE_ID_KEY, ""),
     )
     model = _model_folder(home, path, model_tag)
     contract = model / CONTRACT_FILE
