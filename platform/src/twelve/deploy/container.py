@@ -1,8 +1,8 @@
 """The served bento as an OCI image, built and run with podman (factor 12's deployable unit).
 
 ``twelve image PROJECT`` (``make image``) builds the image of the champion's bento with
-``bentoml containerize --backend podman``; the ``bento`` block does it after a promotion when
-its ``image`` option is on. Three things make that work on a machine without Docker or access to
+``bentoml containerize --backend podman``; the ``bento`` block does it each time it runs (after
+every alias decision, a promotion included) when its ``image`` option is on. Three things make that work on a machine without Docker or access to
 public container registries:
 
 1. **A base image built here.** :func:`ensure_base_image` bootstraps Debian bookworm (``debootstrap
