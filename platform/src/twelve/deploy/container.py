@@ -2,8 +2,8 @@
 
 ``twelve image PROJECT`` (``make image``) builds the image of the champion's bento with
 ``bentoml containerize --backend podman``; the ``bento`` block does it each time it runs (after
-every alias decision, a promotion included) when its ``image`` option is on. Three things make that work on a machine without Docker or access to
-public container registries:
+every alias decision, a promotion included) when its ``image`` option is on. Three things make
+that work on a machine without Docker or access to public container registries:
 
 1. **A base image built here.** :func:`ensure_base_image` bootstraps Debian bookworm (``debootstrap
    --variant=minbase`` from the mirror apt uses, with bookworm's own ``python3``, 3.11: our
