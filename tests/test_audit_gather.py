@@ -125,9 +125,11 @@ def test_a_bentos_contract_and_dockerfile_are_read_from_the_store(tmp_path):
     evidence = Evidence(
         project="demo", registered_model="demo", champion_version="1", run_id="run1"
     )
-    client = SimpleNamespace(get_model_version=lambda name, version: SimpleNamespace(tags={}))
+    tags = {"twelve.image": "localhost/demo:v1-run1-abcd", "twelve.image_id": "f" * 64}
+    client = SimpleNamespace(get_model_version=lambda name, version: SimpleNamespace(tags=tags))
     resource = SimpleNamespace(resolved_home=lambda: home)
     facts = stores.bento_facts(evidence, resource, client)
+    assert (facts.image, facts.image_id) == ("localhost/demo:v1-run1-abcd", "f" * 64)
     assert facts.tag == "demo:v1-run1-abcd"
     assert facts.model_tag == "demo:v1-run1"
     assert facts.dockerfile

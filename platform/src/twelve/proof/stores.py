@@ -20,7 +20,6 @@ if TYPE_CHECKING:
     from mlflow import MlflowClient
 
     from twelve.deploy.bento import BentoResource
-    from twelve.deploy.container import IMAGE_ID_KEY, IMAGE_KEY
     from twelve.deploy.registry import ModelVersionRef
 
 from twelve.core.project import Project
@@ -59,6 +58,7 @@ def bento_facts(
     evidence: Evidence, bentoml_resource: BentoResource, client: MlflowClient
 ) -> BentoFacts | None:
     """The champion's bento, or None (noted) when the store holds none."""
+    from twelve.deploy.container import IMAGE_ID_KEY, IMAGE_KEY
     from twelve.deploy.registry import ModelVersionRef
     from twelve.deploy.store import bentoml_model_tag
     from twelve.serving.model import CONTRACT_FILE, PIPELINE_FILE
