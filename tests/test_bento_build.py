@@ -342,7 +342,8 @@ def test_a_model_version_becomes_a_bento_with_everything_it_needs(registered):
     assert built.tag.startswith(f"flight_delay:v{model.ref.version}-{model.ref.run_id[:12]}-")
     assert built.dockerfile == built.path / "env" / "docker" / "Dockerfile"
     dockerfile = built.dockerfile.read_text()
-    assert "python:3.11" in dockerfile
+    # Built on the Debian bookworm base `make image` bootstraps (public registries: unreachable).
+    assert "FROM localhost/twelve-base:bookworm-py311 AS base-container" in dockerfile
     requirements = (built.path / "env" / "python" / "requirements.txt").read_text().split()
     assert {"scikit-learn==1.9.1", "pandas==2.3.3", "bentoml==1.4.40"} <= set(requirements)
     info = yaml.safe_load((built.path / "bento.yaml").read_text())
