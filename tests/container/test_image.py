@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -52,7 +53,7 @@ def bento(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def images(bento):
-    """The image built cold (every layer but the base), then by `twelve image`, layers cached.
+    """The image built (cold on a fresh machine), then again by `twelve image`, from the cache.
 
     `twelve image` finds the bento as a user's would: through the champion's version in the
     MLflow store under TWELVE_HOME (here the test's store, linked there).
@@ -74,10 +75,13 @@ def images(bento):
     base_how = f"bootstrapped in {base.seconds:.0f} s" if base.built else "already there"
     print(
         f"\nimage {cold.name}: {cold.size_bytes / 1e6:.0f} MB (base {base.name} {base_how}); "
-        f"build cold {cold.seconds:.0f} s, with layers cached {cached_seconds:.0f} s "
-        f"(twelve image, process included)"
+        f"first build {cold.seconds:.0f} s ({cold.cache_summary}), again with `twelve image` "
+        f"{cached_seconds:.0f} s (process included)"
     )
-    return cold, cli.stdout
+    yield cold, cli.stdout
+    # The tests leave no image behind (each run's bento has a new tag): the next run builds cold.
+    assert container.remove_image(cold.name)
+    assert container.image_facts(cold.name) is None
 
 
 def _post(url: str, body: dict) -> dict:
@@ -120,6 +124,8 @@ def test_the_cli_names_the_image_and_how_to_run_and_ship_it(bento, images):
     assert cold.name == name
     assert output.startswith(f"image {name}\n")
     assert f"id {cold.image_id[:12]}" in output
+    # The second build of the same bento took its layers from the cache of the first.
+    assert re.search(rf"\(\d+ of {cold.steps} steps from the layer cache; base ", output), output
     assert "podman run --rm --network host --read-only" in output
     assert "kubectl set image deployment/" in output
 

@@ -249,6 +249,15 @@ class BuiltImage:
     size_bytes: int
     seconds: float
     base: BaseImage
+    steps: int = 0  # build steps of the Dockerfile
+    cached_steps: int = 0  # of which podman took from its layer cache
+
+    @property
+    def cache_summary(self) -> str:
+        """``cold``, or how many steps came from the layer cache."""
+        if not self.cached_steps:
+            return "cold: no step from the layer cache"
+        return f"{self.cached_steps} of {self.steps} steps from the layer cache"
 
     def run_command(self, home: str = "/path/to/twelve_home") -> str:
         """How to run it by hand (the feature store under ``home``)."""
@@ -306,9 +315,11 @@ def build_image(
     facts = image_facts(target)
     if facts is None:
         raise ContainerError(f"bentoml containerize reported success but {target} does not exist")
+    output = done.stdout + done.stderr
+    steps = max((int(total) for total in re.findall(r"STEP \d+/(\d+)", output)), default=0)
     return BuiltImage(
         target, bento_tag, str(facts["id"]), int(facts["size_bytes"]),  # type: ignore[call-overload]
-        time.perf_counter() - started, base,
+        time.perf_counter() - started, base, steps, output.count("--> Using cache"),
     )  # fmt: skip
 
 

@@ -72,7 +72,7 @@ def run(args: argparse.Namespace) -> int:
     sys.stdout.write(
         f"image {built.name}\n"
         f"  id {built.image_id[:12]}, {built.size_bytes / 1e6:.0f} MB, built in "
-        f"{built.seconds:.0f} s (base {built.base.name} {base})\n"
+        f"{built.seconds:.0f} s ({built.cache_summary}; base {built.base.name} {base})\n"
         f"  run it:   {built.run_command()}\n"
         f"  ship it:  podman push {built.name} <registry>/{built.name.split('/', 1)[1]}\n"
         f"            kubectl set image deployment/<name> bento=<registry>/"
