@@ -19,6 +19,8 @@ log = logging.getLogger("twelve")
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """Add ``twelve image`` to the CLI."""
+    from twelve.cli.commands.serve import add_choice_arguments
+
     parser = subparsers.add_parser(
         "image",
         help="build the champion bento's OCI image (podman, a Debian bookworm base built here)",
@@ -28,10 +30,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
             "podman`, and record its id on the model version."
         ),
     )
-    parser.add_argument("project", nargs="?", default="flight_delays", help="project name")
-    parser.add_argument("--model", help="MLflow registered model (default: the project name)")
-    parser.add_argument("--alias", default="champion", help="alias to build (default: champion)")
-    parser.add_argument("--tag", help="build this bento tag instead")
+    add_choice_arguments(parser, "build")
     parser.add_argument(
         "--rebuild-base", action="store_true", help="bootstrap the base image again first"
     )

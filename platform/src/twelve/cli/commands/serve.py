@@ -49,10 +49,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
             "found through the MLflow registry, or any bento by --tag."
         ),
     )
-    parser.add_argument("project", nargs="?", default="flight_delays", help="project name")
-    parser.add_argument("--model", help="MLflow registered model (default: the project name)")
-    parser.add_argument("--alias", default="champion", help="alias to serve (default: champion)")
-    parser.add_argument("--tag", help="serve this bento tag instead (e.g. a challenger's)")
+    add_choice_arguments(parser, "serve")
     parser.add_argument("--port", type=int, default=3001, help="port on 127.0.0.1 (3001)")
     parser.add_argument(
         "--check",
@@ -93,6 +90,14 @@ def choose_bento(client, registered_model: str, alias: str) -> ServedChoice:
             "it: materialize the `bento` asset (`twelve run`), or serve another one with --tag"
         )
     return ServedChoice(tag, registered_model, str(version.version), alias)
+
+
+def add_choice_arguments(parser: argparse.ArgumentParser, verb: str) -> None:
+    """The arguments :func:`resolve_choice` reads: project, ``--model``, ``--alias``, ``--tag``."""
+    parser.add_argument("project", nargs="?", default="flight_delays", help="project name")
+    parser.add_argument("--model", help="MLflow registered model (default: the project name)")
+    parser.add_argument("--alias", default="champion", help=f"alias to {verb} (default: champion)")
+    parser.add_argument("--tag", help=f"{verb} this bento tag instead (e.g. a challenger's)")
 
 
 def resolve_choice(args: argparse.Namespace) -> tuple[ServedChoice, Any]:
